@@ -1,0 +1,1 @@
+"""The command-line tool: the same engine as the GUI, for scripts, tests and headless machines."""

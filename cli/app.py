@@ -1,0 +1,43 @@
+"""The command-line entry: argparse over the engine's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine import __version__
+from engine.errors import HushdocsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cli import commands_models
+
+    parser = argparse.ArgumentParser(
+        prog="hushdocs",
+        description="Hushdocs: private, offline question answering over your own documents. "
+                    "Run with no command to open the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"Hushdocs {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands_models.add_parsers(sub)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    from engine.logs import install_crash_logging, setup_logging
+
+    setup_logging(console=True)
+    install_crash_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except HushdocsError as exc:
+        print(f"hushdocs: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hushdocs: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,107 @@
+"""MiniLM sentence embeddings on ONNX Runtime: WordPiece, mean pooling, L2 normalisation.
+
+Texts are sorted by length and batched so padding stays short; each text is truncated at
+``max_tokens`` word pieces (the chunker keeps chunks under it, so nothing is lost in practice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """L2-normalised float32 vectors, one row per text, in input order."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` without special tokens and without truncation."""
+        ...
+
+
+class OnnxEmbedder:
+    def __init__(
+        self,
+        model_path: Path,
+        tokenizer_path: Path,
+        *,
+        name: str = "all-MiniLM-L6-v2",
+        threads: int = 0,
+        max_tokens: int = 256,
+        batch_size: int = 32,
+    ) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The shipped tokenizer pads everything to 128 and truncates at 128: undo both.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._counter = Tokenizer.from_file(str(tokenizer_path))
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self.name = name
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of every word piece (special tokens excluded), for cutting text at tokens."""
+        return list(self._counter.encode(text, add_special_tokens=False).offsets)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        result = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            types = np.zeros((len(batch), width), dtype=np.int64)
+            for row, index in enumerate(batch):
+                encoding = encodings[index]
+                length = len(encoding.ids)
+                ids[row, :length] = encoding.ids
+                mask[row, :length] = 1
+                types[row, :length] = encoding.type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            result[batch] = pooled / np.maximum(norms, 1e-12)
+        return result
+
+
+def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
+    """The catalogue's embedder and tokenizer from the model folder (ModelMissingError if absent)."""
+    from models import locate
+    from models.catalogue import EMBEDDER, TOKENIZER
+
+    return OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=threads)

@@ -1,0 +1,1 @@
+"""Generation: the chat model, prompt assembly and the grounded answer pipeline."""

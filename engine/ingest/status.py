@@ -1,0 +1,24 @@
+"""Per-file outcomes: every file the index knows has one status and, when it failed, a reason."""
+
+from __future__ import annotations
+
+INDEXED = "indexed"
+FAILED = "failed"  # corrupt, unreadable, timed out, ... (reason says which)
+NEEDS_OCR = "needs_ocr"  # a scanned PDF with no text layer
+EMPTY = "empty"  # a readable file with no text at all
+SKIPPED = "skipped"  # too large, binary content under a text extension, encrypted, ...
+
+ALL = (INDEXED, FAILED, NEEDS_OCR, EMPTY, SKIPPED)
+
+
+class LoadError(Exception):
+    """A file that cannot be indexed, with a status and a reason a person understands.
+
+    Examples: ``LoadError(NEEDS_OCR, "no text layer: needs OCR")``,
+    ``LoadError(SKIPPED, "encrypted PDF: needs a password")``.
+    """
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

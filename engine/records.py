@@ -1,0 +1,119 @@
+"""One dataclass per record that crosses module boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """Where a page lies in a document's extracted text (``text[start:end]``)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Heading:
+    offset: int
+    level: int
+    title: str
+
+
+@dataclass
+class ParsedDocument:
+    """A loader's output: the document's whole text with its provenance.
+
+    ``pages`` is empty for formats without pages; ``headings`` marks section starts. Every chunk's
+    span indexes into ``text``.
+    """
+
+    text: str
+    kind: str
+    title: str = ""
+    pages: list[PageSpan] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        for page in self.pages:
+            if page.start <= offset < page.end or (offset == page.end and page is self.pages[-1]):
+                return page.number
+        return None
+
+    def heading_at(self, offset: int) -> str:
+        current = ""
+        for heading in self.headings:
+            if heading.offset > offset:
+                break
+            current = heading.title
+        return current
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A chunk as the chunker cuts it: ``text == document.text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+    page: int | None
+    section: str
+
+
+@dataclass
+class Collection:
+    id: int
+    name: str
+    roots: list[str]
+    document_count: int = 0
+
+
+@dataclass
+class DocumentRecord:
+    id: int
+    collection: str
+    path: str
+    kind: str
+    title: str
+    status: str  # see engine.ingest.status
+    error: str
+    pages: int
+    chunks: int
+    size: int
+    indexed_at: float | None
+
+
+@dataclass
+class Hit:
+    """A retrieved passage: one chunk, or neighbouring chunks of one document merged."""
+
+    chunk_id: int
+    document_id: int
+    path: str
+    title: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+    text: str
+    score: float
+    chunk_ids: tuple[int, ...] = ()
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Citation:
+    n: int
+    path: str
+    page: int | None
+    start: int
+    end: int
+    text: str
+    title: str = ""
+    section: str = ""
+    document_id: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.n, "path": self.path, "page": self.page, "start": self.start, "end": self.end,
+                "text": self.text}

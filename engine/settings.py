@@ -1,0 +1,52 @@
+"""User settings that matter for indexing and answers, in one JSON file the GUI edits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from engine import paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    chat_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # a catalogue name or a path to a .gguf
+    context_size: int = 8192  # tokens of the chat model's window
+    gpu_layers: int = 0  # layers offloaded to the GPU (-1: all), when llama.cpp was built with one
+    threads: int = 0  # CPU threads for generation and embedding; 0: automatic
+    temperature: float = 0.1
+    passages: int = 6  # passages given to the model per answer
+    max_answer_tokens: int = 512
+    max_file_mb: int = 200  # larger files are skipped with a reason
+    parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        path = path or paths.settings_path()
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("settings file %s unreadable (%s); using defaults", path, exc)
+            return cls()
+        known = {f.name for f in fields(cls)}
+        settings = cls()
+        for key, value in raw.items():
+            if key in known and isinstance(value, type(getattr(settings, key))):
+                setattr(settings, key, value)
+        return settings
+
+    def save(self, path: Path | None = None) -> None:
+        path = path or paths.settings_path()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self), indent=2), "utf-8")
+        os.replace(temporary, path)
+
+    def effective_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

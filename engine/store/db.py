@@ -1,0 +1,161 @@
+"""Connections and schema migrations.
+
+APSW, not ``sqlite3``: it bundles a current SQLite with FTS5 and can always load extensions (this
+machine's and macOS's system Python cannot). Each thread opens its own connection through
+``connect``; WAL lets readers run beside the one writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import apsw
+import sqlite_vec
+
+Migration = Callable[[apsw.Connection], None]
+
+
+def _m001_core(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE collections(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE roots(
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE documents(
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            size INTEGER NOT NULL DEFAULT 0,
+            mtime_ns INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            pages INTEGER NOT NULL DEFAULT 0,
+            chunk_count INTEGER NOT NULL DEFAULT 0,
+            indexed_at REAL
+        );
+        CREATE INDEX documents_by_hash ON documents(content_hash);
+        CREATE INDEX documents_by_collection ON documents(collection_id);
+        CREATE TABLE chunks(
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            page INTEGER,
+            section TEXT NOT NULL DEFAULT '',
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            text_hash TEXT NOT NULL
+        );
+        CREATE INDEX chunks_by_document ON chunks(document_id, ordinal);
+        CREATE TABLE chunk_embeddings(
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX chunks_by_text_hash ON chunks(text_hash);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        """
+    )
+
+
+def _m002_conversations(conn: apsw.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE conversations(
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            collection TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE messages(
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            citations TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+        """
+    )
+
+
+# Append only: a migration that has shipped is never edited.
+MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations]
+
+_migrate_lock = threading.Lock()
+
+
+def schema_version(conn: apsw.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: apsw.Connection) -> None:
+    """Run each pending migration in its own transaction, bumping ``user_version`` inside it."""
+    with _migrate_lock:
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            with conn:  # a transaction: the migration and its version land together or not at all
+                if schema_version(conn) >= number:
+                    continue
+                migration(conn)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
+    """A connection with sqlite-vec loaded, WAL, foreign keys on, and the schema up to date."""
+    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+    conn = apsw.Connection(str(path), flags=flags)
+    conn.enable_load_extension(True)
+    conn.load_extension(sqlite_vec.loadable_path())
+    conn.enable_load_extension(False)
+    conn.set_busy_timeout(10_000)
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn)
+    return conn
+
+
+def scalar(conn: apsw.Connection, sql: str, args: Sequence[object] = ()) -> Any:
+    """The first column of the first row (the query must return one)."""
+    row = conn.execute(sql, args).fetchone()
+    if row is None:
+        raise LookupError(f"no row for: {sql}")
+    return row[0]
+
+
+def rows(conn: apsw.Connection, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in conn.execute(sql, args)]
+
+
+def get_meta(conn: apsw.Connection, key: str) -> str | None:
+    found = rows(conn, "SELECT value FROM meta WHERE key = ?", (key,))
+    return str(found[0][0]) if found else None
+
+
+def set_meta(conn: apsw.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 (key, value))

@@ -1,0 +1,251 @@
+"""Reads and writes of the index: collections, documents, chunks, keywords and vectors.
+
+Every change to one document happens in one transaction (document row, chunks, FTS rows through
+triggers, float vectors, binary vectors, status), so a kill at any moment leaves the database
+consistent: a document is either fully indexed as it was before, or fully as it is now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import apsw
+import numpy as np
+
+from engine.embedding.embedder import Vectors
+from engine.errors import IndexMismatchError
+from engine.records import ChunkSpan, Collection, DocumentRecord
+from engine.store.db import get_meta, rows, scalar, set_meta
+
+DEFAULT_COLLECTION = "My documents"
+
+
+@dataclass
+class FileState:
+    """What the index remembers of a file, to decide whether it changed."""
+
+    id: int
+    collection_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    status: str
+
+
+@dataclass
+class NewDocument:
+    collection_id: int
+    path: str
+    kind: str
+    title: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    pages: int
+
+
+class IndexStore:
+    def __init__(self, conn: apsw.Connection) -> None:
+        self.conn = conn
+
+    # -- embedding model ------------------------------------------------------------------------
+
+    def ensure_embedder(self, name: str, dim: int) -> None:
+        """Record the embedding model with the index; refuse to mix vectors of two models."""
+        with self.conn:
+            recorded = get_meta(self.conn, "embedder")
+            if recorded is None:
+                set_meta(self.conn, "embedder", name)
+                set_meta(self.conn, "embedding_dim", str(dim))
+            elif recorded != name or get_meta(self.conn, "embedding_dim") != str(dim):
+                raise IndexMismatchError(
+                    f"This index was built with the embedding model {recorded!r} "
+                    f"({get_meta(self.conn, 'embedding_dim')} dimensions), not {name!r} ({dim}). "
+                    "Re-index with `main.py reindex` to use the new model."
+                )
+            self.conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS chunk_bits USING vec0("
+                f"embedding bit[{dim}], collection_id integer)"
+            )
+
+    def embedder_info(self) -> tuple[str | None, int | None]:
+        dim = get_meta(self.conn, "embedding_dim")
+        return get_meta(self.conn, "embedder"), int(dim) if dim else None
+
+    # -- collections ----------------------------------------------------------------------------
+
+    def collection_id(self, name: str, create: bool = True) -> int | None:
+        found = rows(self.conn, "SELECT id FROM collections WHERE name = ?", (name,))
+        if found:
+            return int(found[0][0])
+        if not create:
+            return None
+        with self.conn:
+            self.conn.execute("INSERT INTO collections(name, created_at) VALUES (?, ?)", (name, time.time()))
+        return int(scalar(self.conn, "SELECT id FROM collections WHERE name = ?", (name,)))
+
+    def add_root(self, collection_id: int, path: str) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO roots(collection_id, path) VALUES (?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET collection_id = excluded.collection_id",
+                (collection_id, path),
+            )
+
+    def remove_root(self, path: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM roots WHERE path = ?", (path,))
+
+    def roots(self, collection_id: int | None = None) -> list[tuple[int, str]]:
+        """(collection id, path) of every folder or file the user added."""
+        if collection_id is None:
+            found = rows(self.conn, "SELECT collection_id, path FROM roots ORDER BY path")
+        else:
+            found = rows(self.conn, "SELECT collection_id, path FROM roots WHERE collection_id = ? ORDER BY path",
+                         (collection_id,))
+        return [(int(c), str(p)) for c, p in found]
+
+    def collections(self) -> list[Collection]:
+        result = []
+        for cid, name in rows(self.conn, "SELECT id, name FROM collections ORDER BY name"):
+            roots = [p for _, p in self.roots(int(cid))]
+            count = scalar(self.conn, "SELECT count(*) FROM documents WHERE collection_id = ?", (cid,))
+            result.append(Collection(int(cid), str(name), roots, int(count)))
+        return result
+
+    def delete_collection(self, collection_id: int) -> None:
+        with self.conn:
+            for (doc_id,) in rows(self.conn, "SELECT id FROM documents WHERE collection_id = ?", (collection_id,)):
+                self._delete_document(int(doc_id))
+            self.conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def file_states(self, collection_id: int | None = None) -> dict[str, FileState]:
+        query = "SELECT id, collection_id, path, size, mtime_ns, content_hash, status FROM documents"
+        args: tuple[object, ...] = ()
+        if collection_id is not None:
+            query += " WHERE collection_id = ?"
+            args = (collection_id,)
+        return {
+            str(row[2]): FileState(int(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]), str(row[5]),
+                                   str(row[6]))
+            for row in rows(self.conn, query, args)
+        }
+
+    def documents(self, collection: str | None = None) -> list[DocumentRecord]:
+        query = (
+            "SELECT d.id, c.name, d.path, d.kind, d.title, d.status, d.error, d.pages, d.chunk_count, d.size, "
+            "d.indexed_at FROM documents d JOIN collections c ON c.id = d.collection_id"
+        )
+        args: tuple[object, ...] = ()
+        if collection is not None:
+            query += " WHERE c.name = ?"
+            args = (collection,)
+        query += " ORDER BY c.name, d.path"
+        return [
+            DocumentRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]),
+                           int(r[8]), int(r[9]), r[10])
+            for r in rows(self.conn, query, args)
+        ]
+
+    def write_document(self, doc: NewDocument, chunks: Sequence[ChunkSpan], vectors: Vectors,
+                       text_hashes: Sequence[str]) -> int:
+        """Replace everything indexed for ``doc.path`` with these chunks and vectors, atomically."""
+        assert len(chunks) == len(vectors) == len(text_hashes)
+        bits = np.packbits(vectors > 0, axis=1)
+        with self.conn:
+            doc_id = self._upsert_document(doc, status="indexed", error="", chunk_count=len(chunks))
+            self._delete_chunks(doc_id)
+            rows = zip(chunks, vectors, bits, text_hashes, strict=True)
+            for ordinal, (chunk, vector, bit, text_hash) in enumerate(rows):
+                self.conn.execute(
+                    "INSERT INTO chunks(document_id, ordinal, page, section, start, end, text, text_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, ordinal, chunk.page, chunk.section, chunk.start, chunk.end, chunk.text, text_hash),
+                )
+                chunk_id = self.conn.last_insert_rowid()
+                self.conn.execute("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES (?, ?)",
+                                  (chunk_id, vector.astype(np.float32).tobytes()))
+                self.conn.execute("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), ?)",
+                                  (chunk_id, bit.tobytes(), doc.collection_id))
+        return doc_id
+
+    def record_failure(self, doc: NewDocument, status: str, error: str) -> int:
+        """Remember a file that could not be indexed (with its reason), dropping any older chunks."""
+        with self.conn:
+            doc_id = self._upsert_document(doc, status=status, error=error, chunk_count=0)
+            self._delete_chunks(doc_id)
+        return doc_id
+
+    def touch(self, doc_id: int, size: int, mtime_ns: int) -> None:
+        """Same content, new size or mtime (e.g. a `touch`): remember the new stat, keep the chunks."""
+        with self.conn:
+            self.conn.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, doc_id))
+
+    def move_document(self, doc_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+        """A renamed or moved file: same content, new path. Nothing is re-embedded."""
+        with self.conn:
+            self.conn.execute("UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                              (new_path, size, mtime_ns, doc_id))
+
+    def delete_document(self, doc_id: int) -> None:
+        with self.conn:
+            self._delete_document(doc_id)
+
+    def reusable_vectors(self, text_hashes: Iterable[str]) -> dict[str, bytes]:
+        """Float vectors already computed for chunks with these texts (anywhere in the index)."""
+        found: dict[str, bytes] = {}
+        wanted = list(set(text_hashes))
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for text_hash, vector in rows(
+                self.conn, f"SELECT c.text_hash, e.vector FROM chunks c JOIN chunk_embeddings e ON e.chunk_id = c.id "
+                f"WHERE c.text_hash IN ({marks})", batch
+            ):
+                found[str(text_hash)] = bytes(vector)
+        return found
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of every table that holds a trace of a document (tests prove forgetting with it)."""
+        tables = ("documents", "chunks", "chunk_embeddings", "chunks_fts", "chunk_bits")
+        result = {}
+        for table in tables:
+            try:
+                result[table] = int(scalar(self.conn, f"SELECT count(*) FROM {table}"))
+            except apsw.SQLError:  # chunk_bits exists once an embedder was recorded
+                result[table] = 0
+        return result
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _upsert_document(self, doc: NewDocument, *, status: str, error: str, chunk_count: int) -> int:
+        self.conn.execute(
+            "INSERT INTO documents(collection_id, path, kind, title, size, mtime_ns, content_hash, status, error, "
+            "pages, chunk_count, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET collection_id = excluded.collection_id, kind = excluded.kind, "
+            "title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "content_hash = excluded.content_hash, status = excluded.status, error = excluded.error, "
+            "pages = excluded.pages, chunk_count = excluded.chunk_count, indexed_at = excluded.indexed_at",
+            (doc.collection_id, doc.path, doc.kind, doc.title, doc.size, doc.mtime_ns, doc.content_hash, status,
+             error, doc.pages, chunk_count, time.time()),
+        )
+        return int(scalar(self.conn, "SELECT id FROM documents WHERE path = ?", (doc.path,)))
+
+    def _delete_chunks(self, doc_id: int) -> None:
+        ids = [int(r[0]) for r in rows(self.conn, "SELECT id FROM chunks WHERE document_id = ?", (doc_id,))]
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(f"DELETE FROM chunk_bits WHERE rowid IN ({marks})", batch)
+            self.conn.execute(f"DELETE FROM chunk_embeddings WHERE chunk_id IN ({marks})", batch)
+        # The FTS rows go with the chunks through the chunks_fts_delete trigger.
+        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+
+    def _delete_document(self, doc_id: int) -> None:
+        self._delete_chunks(doc_id)
+        self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))

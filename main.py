@@ -1,0 +1,26 @@
+"""Hushdocs: private, offline question answering over your own documents.
+
+`python main.py` opens the app; `python main.py COMMAND ...` is the command-line tool over the same
+engine (`python main.py --help` lists the commands).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # the frozen app re-enters here in its parser child process
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        from ui.launch import launch_gui
+
+        return launch_gui()
+    from cli.app import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

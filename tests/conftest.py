@@ -1,0 +1,110 @@
+"""Shared fixtures: an isolated Hushdocs home per test, the real models, and two guards.
+
+- Every test gets ``HUSHDOCS_HOME`` in its own ``tmp_path``: no test reads or writes a user's data.
+  Models are shared: ``HUSHDOCS_MODELS`` points at the folder `bootstrap.py` provisioned.
+- No test may open a network connection: ``socket.connect`` to anything but a Unix socket fails
+  the test (the offline promise, proven on every code path the suite runs).
+- No test may leave threads running.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import paths
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Resolve the provisioned model folder before any test moves HUSHDOCS_HOME.
+MODELS_DIR = paths.models_dir()
+os.environ[paths.MODELS_ENV] = str(MODELS_DIR)
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+class NetworkAccessError(AssertionError):
+    pass
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded(real):  # type: ignore[no-untyped-def]
+    def connect(self: socket.socket, address: object) -> object:
+        if self.family == socket.AF_UNIX:
+            return real(self, address)
+        raise NetworkAccessError(f"a network connection was attempted: {address!r}")
+
+    return connect
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded(_real_connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded(_real_connect_ex))
+
+
+@pytest.fixture(autouse=True)
+def hushdocs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "hushdocs-home"
+    monkeypatch.setenv(paths.HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+def _model_file(name: str) -> Path:
+    from models.catalogue import by_name
+
+    path = MODELS_DIR / by_name(name).file_name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `python3 bootstrap.py setup` (it provisions the models)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    from engine.embedding.embedder import OnnxEmbedder
+
+    return OnnxEmbedder(_model_file("minilm-l6-v2-int8"), _model_file("minilm-l6-v2-tokenizer"), threads=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path() -> Path:
+    return _model_file("smollm2-135m-instruct-q4_1")
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    return _model_file("qwen2.5-coder-0.5b-instruct-q4_k_m")
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_model_path: Path):  # type: ignore[no-untyped-def]
+    from engine.generation.llm import GeneratorOptions, LlamaGenerator
+
+    generator = LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=2048, n_threads=2))
+    yield generator
+    generator.close()
+
+
+@pytest.fixture(scope="session")
+def squad_path() -> Path:
+    return SHARED_DATA / "squad-dev" / "squad2-dev-2-articles.json"

@@ -1,0 +1,59 @@
+"""The chat model through llama-cpp-python: streaming, stop within one token, template, log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ModelLoadError
+from engine.generation.llm import GeneratorOptions, LlamaGenerator
+
+
+def test_streams_a_reply(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    pieces = list(tiny_generator.stream_chat([{"role": "user", "content": "Name a colour."}], max_tokens=12,
+                                             temperature=0.0))
+    assert len(pieces) >= 2
+    assert "".join(pieces).strip()
+
+
+def test_stop_takes_effect_within_one_token(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+    received = []
+    for piece in tiny_generator.stream_chat([{"role": "user", "content": "Count from 1 to 200."}],
+                                            max_tokens=300, temperature=0.0, stop=stop):
+        received.append(piece)
+        if len(received) == 5:
+            stop.set()
+    assert len(received) == 5
+
+
+def test_chat_template_comes_from_the_gguf(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    assert tiny_generator.chat_format != "llama-2"
+    assert tiny_generator.warning == ""
+
+
+def test_settings_reach_llama_cpp(tiny_model_path: Path) -> None:
+    generator = LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=1024, n_threads=1, n_gpu_layers=0))
+    try:
+        assert generator.n_ctx == 1024
+        assert generator.count_tokens("hello world") >= 2
+    finally:
+        generator.close()
+
+
+def test_llama_cpp_log_goes_to_the_app_log(tiny_model_path: Path, caplog: pytest.LogCaptureFixture,
+                                           capfd: pytest.CaptureFixture[str]) -> None:
+    with caplog.at_level(logging.DEBUG, logger="llama.cpp"):
+        LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=512, n_threads=1)).close()
+    assert any(r.name == "llama.cpp" for r in caplog.records)
+    assert "llama_context" not in capfd.readouterr().err
+
+
+def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.gguf"
+    fake.write_bytes(b"this is not a gguf file" * 100)
+    with pytest.raises(ModelLoadError, match=r"notes\.gguf"):
+        LlamaGenerator(fake)

@@ -1,0 +1,79 @@
+"""The store: APSW + sqlite-vec, WAL, migrations in transactions, the embedder recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apsw
+import numpy as np
+import pytest
+
+from engine.errors import IndexMismatchError
+from engine.store.db import MIGRATIONS, connect, schema_version
+from engine.store.index_store import IndexStore
+
+
+def test_connect_loads_sqlite_vec_and_uses_wal(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "a.sqlite3")
+    assert conn.execute("SELECT vec_version()").fetchone()[0].startswith("v")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert schema_version(conn) == len(MIGRATIONS)
+
+
+def test_migrations_are_idempotent_and_numbered(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite3"
+    connect(path).close()
+    conn = connect(path)  # a second open runs nothing again
+    assert schema_version(conn) == len(MIGRATIONS)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"documents", "chunks", "chunks_fts", "chunk_embeddings", "conversations", "messages"} <= tables
+
+
+def test_embedder_is_recorded_and_a_different_one_refused(tmp_path: Path) -> None:
+    store = IndexStore(connect(tmp_path / "c.sqlite3"))
+    store.ensure_embedder("all-MiniLM-L6-v2", 384)
+    assert store.embedder_info() == ("all-MiniLM-L6-v2", 384)
+    store.ensure_embedder("all-MiniLM-L6-v2", 384)
+    with pytest.raises(IndexMismatchError, match="Re-index"):
+        store.ensure_embedder("another-model", 768)
+
+
+def test_a_reader_sees_committed_data_beside_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite3"
+    writer = connect(path)
+    reader = connect(path)
+    with writer:
+        writer.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+        # Inside the writer's open transaction the reader still sees the old state (WAL).
+        assert reader.execute("SELECT count(*) FROM meta WHERE key = 'k'").fetchone()[0] == 0
+    assert reader.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()[0] == "v"
+
+
+def test_vec0_knn_with_cosine(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "e.sqlite3")
+    conn.execute("CREATE VIRTUAL TABLE v USING vec0(embedding float[4] distance_metric=cosine)")
+    rows = {1: [1, 0, 0, 0], 2: [0, 1, 0, 0], 3: [0.9, 0.1, 0, 0]}
+    for rowid, vector in rows.items():
+        conn.execute("INSERT INTO v(rowid, embedding) VALUES (?, ?)",
+                     (rowid, np.asarray(vector, dtype=np.float32).tobytes()))
+    query = np.asarray([1, 0.05, 0, 0], dtype=np.float32).tobytes()
+    found = [r[0] for r in conn.execute("SELECT rowid FROM v WHERE embedding MATCH ? AND k = 2", (query,))]
+    assert found == [1, 3]
+
+
+def test_a_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.store import db
+
+    def broken(conn: apsw.Connection) -> None:
+        conn.execute("CREATE TABLE half_done(x)")
+        raise RuntimeError("boom")
+
+    path = tmp_path / "f.sqlite3"
+    connect(path).close()
+    monkeypatch.setattr(db, "MIGRATIONS", [*db.MIGRATIONS, broken])
+    with pytest.raises(RuntimeError):
+        connect(path)
+    conn = apsw.Connection(str(path))
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
