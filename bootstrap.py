@@ -59,7 +59,7 @@ def ensure_packages() -> None:
     env.setdefault("CMAKE_ARGS", "-DGGML_NATIVE=off")
     python = venv_python()
     run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip", env=env)
-    run(python, "-m", "pip", "install", "--disable-pip-version-check", "-c", ROOT / "constraints.txt",
+    run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "constraints.txt",
         "-e", f"{ROOT}[dev]", env=env)
     STAMP.write_text(fingerprint)
 

@@ -10,7 +10,7 @@ from engine.errors import HushdocsError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import commands_models
+    from cli import commands_ask, commands_library, commands_models
 
     parser = argparse.ArgumentParser(
         prog="hushdocs",
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"Hushdocs {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands_library.add_parsers(sub)
+    commands_ask.add_parsers(sub)
     commands_models.add_parsers(sub)
     return parser
 

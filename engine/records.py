@@ -98,6 +98,7 @@ class Hit:
     end: int
     text: str
     score: float
+    similarity: float = 0.0  # cosine of the question to the best chunk of the passage
     chunk_ids: tuple[int, ...] = ()
     ranks: dict[str, int] = field(default_factory=dict)
 

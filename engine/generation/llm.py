@@ -90,6 +90,7 @@ class LlamaGenerator:
                 model_path=str(model_path),
                 n_ctx=options.n_ctx,
                 n_threads=options.n_threads or None,
+                n_threads_batch=options.n_threads or None,
                 n_gpu_layers=options.n_gpu_layers,
                 seed=options.seed,
                 verbose=False,

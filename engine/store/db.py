@@ -109,7 +109,7 @@ _migrate_lock = threading.Lock()
 
 
 def schema_version(conn: apsw.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return int(scalar(conn, "PRAGMA user_version"))
 
 
 def migrate(conn: apsw.Connection) -> None:

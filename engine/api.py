@@ -1,0 +1,189 @@
+"""The engine's one facade: everything the GUI and the CLI do goes through ``Engine``.
+
+Threading (see ENGINEERING.md): every thread gets its own database connection; indexing runs under
+one write lock (the watcher's syncs and a user's "add folder" take turns); the chat model is owned
+by one object with its own lock. Long work is a plain generator the caller drives; a
+``threading.Event`` stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import apsw
+
+from engine import paths
+from engine.embedding.embedder import Embedder
+from engine.generation.answer import Answerer, AnswerEvent
+from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator
+from engine.generation.models import resolve_chat_model
+from engine.ingest.sync import Indexer, IndexProgress
+from engine.records import Collection, DocumentRecord, Hit
+from engine.retrieval.search import Retriever, SearchMode
+from engine.settings import Settings
+from engine.store.conversations import ConversationStore
+from engine.store.db import connect
+from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, *, database: Path | None = None,
+                 embedder: Embedder | None = None, generator: Generator | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.database = database or paths.database_path()
+        self._local = threading.local()
+        self._embedder = embedder
+        self._generator = generator
+        self._model_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._watcher: object | None = None
+        self._closed = False
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def connection(self) -> apsw.Connection:
+        """This thread's connection (opened on first use)."""
+        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.database)
+            self._local.conn = conn
+        return conn
+
+    def store(self) -> IndexStore:
+        return IndexStore(self.connection())
+
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.connection())
+
+    def embedder(self) -> Embedder:
+        with self._model_lock:
+            if self._embedder is None:
+                from engine.embedding.embedder import load_default_embedder
+
+                self._embedder = load_default_embedder(threads=self.settings.effective_threads())
+            return self._embedder
+
+    def chat_model_path(self) -> Path:
+        return resolve_chat_model(self.settings.chat_model)
+
+    def generator(self) -> Generator:
+        """The chat model, loaded on first use (seconds; call it from a worker thread)."""
+        with self._model_lock:
+            if self._generator is None:
+                options = GeneratorOptions(n_ctx=self.settings.context_size,
+                                           n_threads=self.settings.effective_threads(),
+                                           n_gpu_layers=self.settings.gpu_layers)
+                self._generator = LlamaGenerator(self.chat_model_path(), options)
+            return self._generator
+
+    def generator_loaded(self) -> bool:
+        return self._generator is not None
+
+    def reload_generator(self) -> None:
+        """Forget the loaded chat model (after a settings change); the next question loads the new one."""
+        with self._model_lock:
+            if self._generator is not None:
+                self._generator.close()
+            self._generator = None
+
+    # -- library --------------------------------------------------------------------------------
+
+    def indexer(self) -> Indexer:
+        return Indexer(self.store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
+                       parse_timeout_s=self.settings.parse_timeout_s)
+
+    def index(self, paths_: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
+              cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Add folders or files to a collection and index them, yielding progress."""
+        with self._write_lock:
+            yield from self.indexer().add(paths_, collection, cancel)
+
+    def sync(self, targets: Sequence[Path | str] | None = None, collection: str | None = None,
+             cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Re-scan (all roots, or just ``targets``) and follow every change."""
+        with self._write_lock:
+            yield from self.indexer().sync(targets, collection, cancel)
+
+    def forget(self, paths_: Sequence[Path | str]) -> int:
+        with self._write_lock:
+            return self.indexer().forget(paths_)
+
+    def delete_collection(self, name: str) -> None:
+        with self._write_lock:
+            store = self.store()
+            collection_id = store.collection_id(name, create=False)
+            if collection_id is not None:
+                store.delete_collection(collection_id)
+
+    def collections(self) -> list[Collection]:
+        return self.store().collections()
+
+    def documents(self, collection: str | None = None) -> list[DocumentRecord]:
+        return self.store().documents(collection)
+
+    # -- watching -------------------------------------------------------------------------------
+
+    def start_watching(self, on_progress: Callable[[IndexProgress], None] | None = None) -> None:
+        """Follow changes in every collection's folders until ``stop_watching``; progress goes to the callback."""
+        from engine.ingest.watcher import FolderWatcher
+
+        def changed(changed_paths: set[str]) -> None:
+            if self._closed:
+                return
+            for event in self.sync(sorted(changed_paths)):
+                if on_progress is not None:
+                    on_progress(event)
+
+        if self._watcher is None:
+            self._watcher = FolderWatcher(changed)
+        self.refresh_watches()
+
+    def refresh_watches(self) -> None:
+        """Watch the current roots (call after adding or forgetting folders)."""
+        from engine.ingest.watcher import FolderWatcher
+
+        if isinstance(self._watcher, FolderWatcher):
+            roots = [root for _, root in self.store().roots()]
+            self._watcher.watch([(r, True) if os.path.isdir(r) else (os.path.dirname(r), False) for r in roots])
+
+    def stop_watching(self) -> None:
+        from engine.ingest.watcher import FolderWatcher
+
+        if isinstance(self._watcher, FolderWatcher):
+            self._watcher.stop()
+        self._watcher = None
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def retriever(self) -> Retriever:
+        return Retriever(self.connection(), self.embedder())
+
+    def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
+               document_id: int | None = None) -> list[Hit]:
+        return self.retriever().search(query, k=k, collection=collection, mode=mode, document_id=document_id)
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: str | None = None,
+            stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
+        """Stream a grounded answer: status, tokens, then the final answer with its citations."""
+        answerer = Answerer(self.retriever(), self.generator, self.settings)
+        yield from answerer.ask(question, history=history, collection=collection, stop=stop)
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._closed = True
+        self.stop_watching()
+        with self._model_lock:
+            if self._generator is not None:
+                self._generator.close()
+                self._generator = None
+        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,97 @@
+"""File loaders: ``load(path)`` turns a supported file into a ParsedDocument or raises LoadError.
+
+Dispatch is by extension, checked against the content's magic number, so a ``.txt`` that is
+really a PDF (or a ``.pdf`` that is really an HTML error page) is reported, not indexed as
+garbage. Every bad input raises ``LoadError`` with a status from ``engine.ingest.status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.ingest.loaders import docx, html, pdf, text
+from engine.ingest.loaders.sniff import is_pdf, is_zip, sniff
+from engine.ingest.status import EMPTY, FAILED, SKIPPED, LoadError
+from engine.records import ParsedDocument
+
+Loader = Callable[[bytes, Path], ParsedDocument]
+
+_LOADERS: dict[str, Loader] = {}
+for _extensions, _loader in (
+    (text.EXTENSIONS, text.load_text),
+    (html.EXTENSIONS, html.load_html),
+    (docx.EXTENSIONS, docx.load_docx),
+    (pdf.EXTENSIONS, pdf.load_pdf),
+):
+    _LOADERS.update(dict.fromkeys(_extensions, _loader))
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)
+_ZIP_FORMATS = frozenset({".epub", ".xps", ".oxps"}) | docx.EXTENSIONS
+
+
+def load(path: Path, *, max_bytes: int) -> ParsedDocument:
+    """Read and parse ``path``; raises LoadError for anything that cannot be indexed."""
+    ext = path.suffix.lower()
+    loader = _LOADERS.get(ext)
+    if loader is None:
+        raise LoadError(SKIPPED, f"unsupported file type: {ext or path.name}")
+    data = read_bytes(path, max_bytes=max_bytes)
+    if not data.strip():
+        raise LoadError(EMPTY, "empty file")
+    _check_content(data, ext)
+    return loader(data, path)
+
+
+def read_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """The file's bytes, refusing files over ``max_bytes`` before reading them."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(SKIPPED, f"too large: {format_size(size)} (limit {format_size(max_bytes)})")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except PermissionError as exc:
+        raise LoadError(FAILED, "cannot read: permission denied") from exc
+    except FileNotFoundError as exc:
+        raise LoadError(FAILED, "cannot read: file not found") from exc
+    except IsADirectoryError as exc:
+        raise LoadError(FAILED, "cannot read: is a directory") from exc
+    except OSError as exc:
+        raise LoadError(FAILED, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:  # grew since stat
+        raise LoadError(SKIPPED, f"too large: over {format_size(max_bytes)} (limit {format_size(max_bytes)})")
+    return data
+
+
+def format_size(size: int) -> str:
+    """Binary units with the everyday names: 200 * 2**20 is "200 MB"."""
+    if size < 1024:
+        return f"{size} bytes"
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def _check_content(data: bytes, ext: str) -> None:
+    """Refuse content that contradicts the extension of a binary format (text formats check their own)."""
+    if ext == ".pdf" and not is_pdf(data):
+        raise LoadError(FAILED, f"corrupt or unreadable PDF: {_not_a(data, 'PDF')}")
+    if ext in _ZIP_FORMATS and not is_zip(data):
+        kind = "Word file" if ext in docx.EXTENSIONS else ext.lstrip(".").upper() + " file"
+        found = sniff(data)
+        if found and found.startswith("an old Office file"):
+            raise LoadError(SKIPPED, f"{kind} is in the old binary or encrypted Office format")
+        raise LoadError(FAILED, f"corrupt {kind}: {_not_a(data, 'zip archive')}")
+
+
+def _not_a(data: bytes, expected: str) -> str:
+    found = sniff(data)
+    if found:
+        return f"not a {expected}, looks like {found}"
+    head = data[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return f"not a {expected}, looks like an HTML page"
+    return f"not a {expected}"

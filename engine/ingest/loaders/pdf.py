@@ -1,0 +1,218 @@
+"""PDF and the other text formats PyMuPDF opens: one PageSpan per page, blocks in reading order.
+
+Reading order: MuPDF's blocks are cut into horizontal bands at vertical gaps; consecutive bands
+that share a column gutter are merged, so a two-column page reads each column top to bottom even
+where both columns happen to break paragraphs at the same height. Each band (or merged band) is
+split into columns at horizontal gaps and read left to right, recursively.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, SKIPPED, LoadError
+from engine.records import PageSpan, ParsedDocument
+
+# Extension -> PyMuPDF filetype.
+FILETYPES = {".pdf": "pdf", ".epub": "epub", ".xps": "xps", ".oxps": "xps", ".fb2": "fb2", ".mobi": "mobi"}
+EXTENSIONS = frozenset(FILETYPES)
+PAGE_SEPARATOR = "\n\n"
+_MIN_GUTTER = 4.0  # points of horizontal gap that separate columns
+_BAND_OVERLAP = 1.0  # blocks whose boxes overlap vertically by less than this may sit in different bands
+_HYPHENATED = re.compile(r"([^\W\d_])-\n([^\W\d_])")
+
+
+@dataclass(frozen=True)
+class _Block:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+
+    @property
+    def lines(self) -> int:
+        return self.text.count("\n") + 1
+
+
+def load_pdf(data: bytes, path: Path) -> ParsedDocument:
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    ext = path.suffix.lower()
+    filetype = FILETYPES.get(ext, "pdf")
+    label = "PDF" if filetype == "pdf" else ext.lstrip(".").upper()
+    try:
+        document = pymupdf.open(stream=data, filetype=filetype)
+    except _mupdf_errors() as exc:
+        raise LoadError(FAILED, f"corrupt or unreadable {label}: {_short(exc)}") from exc
+    try:
+        return _extract(document, path, filetype, label)
+    finally:
+        document.close()
+
+
+def _extract(document: Any, path: Path, filetype: str, label: str) -> ParsedDocument:
+    if document.needs_pass and not document.authenticate(""):
+        raise LoadError(SKIPPED, "encrypted: needs a password")
+    try:
+        page_count = document.page_count
+    except _mupdf_errors() as exc:
+        raise LoadError(FAILED, f"corrupt or unreadable {label}: {_short(exc)}") from exc
+    if page_count == 0:
+        raise LoadError(EMPTY, "no text in this document")
+    texts: list[str] = []
+    errors: list[str] = []
+    for number in range(page_count):
+        try:
+            texts.append(page_text(document.load_page(number)))
+        except _mupdf_errors() as exc:  # one broken page must not lose the others
+            texts.append("")
+            errors.append(_short(exc))
+    if not any(t.strip() for t in texts):
+        if errors and len(errors) == page_count:
+            raise LoadError(FAILED, f"corrupt or unreadable {label}: {errors[0]}")
+        if _has_images(document):
+            raise LoadError(NEEDS_OCR, "no text layer: needs OCR")
+        raise LoadError(EMPTY, "no text in this document")
+    text, pages = _join(texts)
+    return ParsedDocument(text=text, kind=filetype, title=_title(document, text, path), pages=pages)
+
+
+def _join(texts: list[str]) -> tuple[str, list[PageSpan]]:
+    parts: list[str] = []
+    pages: list[PageSpan] = []
+    offset = 0
+    for number, page in enumerate(texts, start=1):
+        if number > 1:
+            parts.append(PAGE_SEPARATOR)
+            offset += len(PAGE_SEPARATOR)
+        parts.append(page)
+        pages.append(PageSpan(number, offset, offset + len(page)))
+        offset += len(page)
+    return "".join(parts), pages
+
+
+def page_text(page: Any) -> str:
+    """The page's text blocks in reading order, separated by blank lines."""
+    import pymupdf
+
+    flags = pymupdf.TEXT_MEDIABOX_CLIP  # no ligatures or odd whitespace kept; no images
+    blocks = []
+    for x0, y0, x1, y1, text, _number, block_type in page.get_text("blocks", flags=flags):
+        cleaned = _clean_block(text) if block_type == 0 else ""
+        if cleaned:
+            blocks.append(_Block(x0, y0, x1, y1, cleaned))
+    return "\n\n".join(block.text for block in reading_order(blocks))
+
+
+def _clean_block(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    joined = "\n".join(line for line in lines if line)
+    return _HYPHENATED.sub(_dehyphenate, joined)
+
+
+def _dehyphenate(match: re.Match[str]) -> str:
+    # "exam-\nple" -> "example"; "Jean-\nPaul" keeps its hyphen (the next word is capitalised).
+    before, after = match.group(1), match.group(2)
+    return before + after if after.islower() else before + "-" + after
+
+
+def reading_order(blocks: list[_Block]) -> list[_Block]:
+    if len(blocks) <= 1:
+        return list(blocks)
+    groups: list[list[_Block]] = []
+    previous_band: list[_Block] = []
+    for band in _bands(blocks):
+        if groups and _mergeable(previous_band, band, groups[-1]):
+            groups[-1].extend(band)
+        else:
+            groups.append(list(band))
+        previous_band = band
+    ordered: list[_Block] = []
+    for group in groups:
+        columns = _columns(group)
+        if len(columns) == 1:
+            ordered.extend(sorted(group, key=lambda b: (b.y0, b.x0)))
+        else:
+            for column in columns:
+                ordered.extend(reading_order(column))
+    return ordered
+
+
+def _bands(blocks: list[_Block]) -> list[list[_Block]]:
+    """Blocks grouped into horizontal bands separated by vertical gaps, top to bottom."""
+    bands: list[list[_Block]] = []
+    bottom = float("-inf")
+    for block in sorted(blocks, key=lambda b: (b.y0, b.x0)):
+        if bands and block.y0 < bottom - _BAND_OVERLAP:
+            bands[-1].append(block)
+            bottom = max(bottom, block.y1)
+        else:
+            bands.append([block])
+            bottom = block.y1
+    return bands
+
+
+def _columns(blocks: list[_Block]) -> list[list[_Block]]:
+    """Blocks grouped into columns separated by horizontal gaps, left to right."""
+    columns: list[list[_Block]] = []
+    right = float("-inf")
+    for block in sorted(blocks, key=lambda b: (b.x0, b.y0)):
+        if columns and block.x0 < right + _MIN_GUTTER:
+            columns[-1].append(block)
+            right = max(right, block.x1)
+        else:
+            columns.append([block])
+            right = block.x1
+    return columns
+
+
+def _mergeable(previous: list[_Block], band: list[_Block], group: list[_Block]) -> bool:
+    """Two multi-line bands continue the same columns when together they still have a gutter.
+
+    Single-line bands (table rows, titles, page numbers) stay separate, so tables read by row.
+    """
+    if max(b.lines for b in previous) < 2 or max(b.lines for b in band) < 2:
+        return False
+    return len(_columns(group + band)) > 1
+
+
+def _has_images(document: Any) -> bool:
+    for number in range(document.page_count):
+        try:
+            page = document.load_page(number)
+            if page.get_images(full=False) or page.get_image_info():
+                return True
+        except _mupdf_errors():
+            continue
+    return False
+
+
+def _title(document: Any, text: str, path: Path) -> str:
+    metadata = document.metadata or {}
+    title = " ".join(str(metadata.get("title") or "").split())
+    if title.lower().startswith("microsoft word - "):
+        title = title[len("microsoft word - ") :]
+    if title and title.lower() not in ("untitled", "title"):
+        return title
+    for line in text.split("\n"):
+        if line.strip():
+            return line.strip()[:200]
+    return path.stem
+
+
+def _mupdf_errors() -> tuple[type[Exception], ...]:
+    """What MuPDF raises on bad input: FileDataError (a RuntimeError), its C++ errors, ValueError."""
+    import pymupdf
+
+    return (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase)
+
+
+def _short(exc: BaseException) -> str:
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return detail[:160]

@@ -1,0 +1,317 @@
+"""Keep the index a mirror of the collections' folders: new, changed, moved and deleted files.
+
+``Indexer.sync`` is a generator of ``IndexProgress`` events (the GUI wraps it in a worker, the CLI
+draws a bar). Decisions, cheapest first:
+
+- same size and mtime as indexed: unchanged, nothing read;
+- otherwise hash the bytes: the same hash is a touch (remember the new stat);
+- a new path whose hash belongs to a document that vanished in the same sync: a move (path updated,
+  nothing re-embedded);
+- anything else is parsed (in a child process), chunked, and embedded, reusing the vectors of every
+  chunk whose text is already in the index; then written in one transaction.
+
+Each document lands in its own transaction, so a run killed at any moment resumes where it stopped:
+the next sync simply finds the remaining files new or changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.embedding.embedder import Embedder
+from engine.ingest.chunker import chunk_document
+from engine.ingest.parser_process import ParserProcess
+from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
+from engine.ingest.status import EMPTY, INDEXED, LoadError
+from engine.records import ChunkSpan, ParsedDocument
+from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, NewDocument
+
+log = logging.getLogger(__name__)
+
+EMBED_SLICE = 256  # chunks embedded between two cancel checks
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    action: str  # "indexed", "moved", "touched", "removed", "failed"
+    status: str
+    reason: str = ""
+    pages: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks embedded now; the rest reused vectors already in the index
+    moved_from: str = ""
+
+
+@dataclass
+class IndexProgress:
+    phase: str  # "scanning", "indexing", "finished", "cancelled"
+    files_done: int = 0
+    files_total: int = 0
+    chunks_done: int = 0
+    pages_done: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    current: str = ""
+    elapsed_s: float = 0.0
+    outcome: FileOutcome | None = None
+    queued: tuple[str, ...] = ()
+    summary: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def eta_s(self) -> float | None:
+        if self.bytes_done <= 0 or self.elapsed_s <= 0:
+            return None
+        return (self.bytes_total - self.bytes_done) / (self.bytes_done / self.elapsed_s)
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass
+class SyncPlan:
+    to_index: list[Candidate]
+    touched: list[tuple[FileState, Candidate]]
+    moved: list[tuple[FileState, Candidate]]
+    removed: list[FileState]
+    scan: ScanResult
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class Indexer:
+    def __init__(self, store: IndexStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
+                 parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.max_file_bytes = max_file_bytes
+        self.parse_timeout_s = parse_timeout_s
+        self.chunk_tokens = min(chunk_tokens, embedder.max_tokens - 2)
+        self.overlap_tokens = overlap_tokens
+        store.ensure_embedder(embedder.name, embedder.dim)
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def add(self, paths: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
+            cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Add folders or files to ``collection`` and index them."""
+        collection_id = self.store.collection_id(collection)
+        assert collection_id is not None
+        targets = [normalise(p) for p in paths]
+        for target in targets:
+            self.store.add_root(collection_id, target)
+        yield from self.sync(targets, cancel=cancel)
+
+    def sync(self, targets: Sequence[Path | str] | None = None, collection: str | None = None,
+             cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Bring the index in line with ``targets`` (paths inside collections), or with every root."""
+        started = time.monotonic()
+        yield IndexProgress("scanning")
+        plan = self.plan(targets, collection)
+        yield from self._apply(plan, started, cancel)
+
+    def forget(self, paths: Sequence[Path | str]) -> int:
+        """Remove every trace of these files or folders (and stop following them). Returns documents removed."""
+        removed = 0
+        states = self.store.file_states()
+        for target in (normalise(p) for p in paths):
+            for root_collection, root in self.store.roots():
+                if under(root, target):
+                    self.store.remove_root(root)
+                elif under(target, root):
+                    log.info("forgetting %s inside root %s of collection %d", target, root, root_collection)
+            for path, state in states.items():
+                if under(path, target):
+                    self.store.delete_document(state.id)
+                    removed += 1
+        return removed
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _root_of(self, path: str, roots: list[tuple[int, str]]) -> tuple[int, str] | None:
+        owners = [(cid, root) for cid, root in roots if under(path, root)]
+        return max(owners, key=lambda owner: len(owner[1])) if owners else None
+
+    def plan(self, targets: Sequence[Path | str] | None = None, collection: str | None = None) -> SyncPlan:
+        roots = self.store.roots()
+        if collection is not None:
+            collection_id = self.store.collection_id(collection, create=False)
+            roots = [(cid, root) for cid, root in roots if cid == collection_id]
+        scopes: list[tuple[int, str]] = []
+        if targets is None:
+            scopes = roots
+        else:
+            for target in (normalise(t) for t in targets):
+                owner = self._root_of(target, roots)
+                if owner is not None:
+                    scopes.append((owner[0], target))
+        scan = ScanResult()
+        for collection_id, scope in scopes:
+            scan_target(scope, collection_id, scan, explicit=any(scope == root for _, root in roots))
+        states = self.store.file_states()
+        in_scope = {p: s for p, s in states.items() if any(under(p, scope) for _, scope in scopes)}
+
+        pending: list[Candidate] = []
+        touched: list[tuple[FileState, Candidate]] = []
+        for candidate in scan.candidates.values():
+            state = states.get(candidate.path)
+            if (state is not None and (state.size, state.mtime_ns, state.collection_id)
+                    == (candidate.size, candidate.mtime_ns, candidate.collection_id)):
+                continue
+            try:
+                candidate.content_hash = file_hash(candidate.path)
+            except OSError:
+                pending.append(candidate)  # the loader will report why it cannot be read
+                continue
+            if (state is not None and state.content_hash == candidate.content_hash
+                    and state.collection_id == candidate.collection_id):
+                touched.append((state, candidate))
+            else:
+                pending.append(candidate)
+
+        vanished = {p: s for p, s in in_scope.items() if p not in scan.candidates and p not in scan.problems}
+        movable = {s.content_hash: s for s in vanished.values() if s.status == INDEXED and s.content_hash}
+        moved: list[tuple[FileState, Candidate]] = []
+        to_index: list[Candidate] = []
+        for candidate in pending:
+            source = movable.get(candidate.content_hash) if candidate.path not in states else None
+            if source is not None and source.collection_id == candidate.collection_id:
+                moved.append((source, candidate))
+                del movable[candidate.content_hash]
+                vanished.pop(source.path, None)
+            else:
+                to_index.append(candidate)
+        return SyncPlan(to_index, touched, moved, list(vanished.values()), scan)
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def _apply(self, plan: SyncPlan, started: float, cancel: threading.Event | None) -> Iterator[IndexProgress]:
+        summary = {"indexed": 0, "moved": 0, "touched": 0, "removed": 0, "failed": 0,
+                   "unchanged": 0, "unsupported": plan.scan.unsupported}
+        progress = IndexProgress("indexing", files_total=len(plan.to_index),
+                                 bytes_total=sum(c.size for c in plan.to_index),
+                                 queued=tuple(c.path for c in plan.to_index), summary=summary)
+
+        def emit(outcome: FileOutcome | None = None) -> IndexProgress:
+            progress.elapsed_s = time.monotonic() - started
+            progress.outcome = outcome
+            if outcome is not None:
+                summary[outcome.action] = summary.get(outcome.action, 0) + 1
+            return progress
+
+        for state, candidate in plan.moved:
+            self.store.move_document(state.id, candidate.path, candidate.size, candidate.mtime_ns)
+            yield emit(FileOutcome(candidate.path, "moved", INDEXED, moved_from=state.path))
+        for state, candidate in plan.touched:
+            self.store.touch(state.id, candidate.size, candidate.mtime_ns)
+            summary["touched"] += 1
+        for state in plan.removed:
+            self.store.delete_document(state.id)
+            yield emit(FileOutcome(state.path, "removed", state.status))
+        for problem in plan.scan.problems.values():
+            self.store.record_failure(
+                NewDocument(problem.collection_id, problem.path, "", os.path.basename(problem.path), 0, 0, "", 0),
+                problem.status, problem.reason)
+            yield emit(FileOutcome(problem.path, "failed", problem.status, problem.reason))
+
+        cancelled = False
+        with ParserProcess(self.parse_timeout_s, self.max_file_bytes) as parser:
+            if plan.to_index:
+                parser.submit(Path(plan.to_index[0].path))
+            for position, candidate in enumerate(plan.to_index):
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                progress.current = candidate.path
+                try:
+                    document: ParsedDocument | None = parser.result()
+                    error: LoadError | None = None
+                except LoadError as load_error:
+                    document, error = None, load_error
+                if position + 1 < len(plan.to_index):
+                    parser.submit(Path(plan.to_index[position + 1].path))  # parse the next while this embeds
+                outcome = (self._index_document(candidate, document, cancel) if document is not None
+                           else self._record_error(candidate, error))
+                if outcome is None:  # cancelled while embedding: this file stays as it was
+                    cancelled = True
+                    break
+                progress.files_done += 1
+                progress.bytes_done += candidate.size
+                progress.chunks_done += outcome.chunks
+                progress.pages_done += outcome.pages
+                yield emit(outcome)
+        summary["unchanged"] = (len(plan.scan.candidates) - len(plan.to_index) - len(plan.moved)
+                                - len(plan.touched))
+        progress.phase = "cancelled" if cancelled else "finished"
+        progress.current = ""
+        yield emit()
+
+    def _record_error(self, candidate: Candidate, error: LoadError | None) -> FileOutcome:
+        assert error is not None
+        self.store.record_failure(self._new_document(candidate, None), error.status, error.reason)
+        return FileOutcome(candidate.path, "failed", error.status, error.reason)
+
+    def _new_document(self, candidate: Candidate, document: ParsedDocument | None) -> NewDocument:
+        name = os.path.basename(candidate.path)
+        if document is None:
+            return NewDocument(candidate.collection_id, candidate.path, "", name, candidate.size,
+                               candidate.mtime_ns, candidate.content_hash, 0)
+        return NewDocument(candidate.collection_id, candidate.path, document.kind, document.title or name,
+                           candidate.size, candidate.mtime_ns, candidate.content_hash, len(document.pages))
+
+    def _index_document(self, candidate: Candidate, document: ParsedDocument,
+                        cancel: threading.Event | None) -> FileOutcome | None:
+        chunks = chunk_document(document, self.embedder.count_tokens, max_tokens=self.chunk_tokens,
+                                overlap_tokens=self.overlap_tokens)
+        new_document = self._new_document(candidate, document)
+        if not chunks:
+            self.store.record_failure(new_document, EMPTY, "no text in this document")
+            return FileOutcome(candidate.path, "failed", EMPTY, "no text in this document")
+        vectors = self._vectors_for(chunks, cancel)
+        if vectors is None:
+            return None
+        matrix, embedded = vectors
+        self.store.write_document(new_document, chunks, matrix, [text_hash(c.text) for c in chunks])
+        return FileOutcome(candidate.path, "indexed", INDEXED, pages=len(document.pages), chunks=len(chunks),
+                           embedded=embedded)
+
+    def _vectors_for(self, chunks: Sequence[ChunkSpan],
+                     cancel: threading.Event | None) -> tuple[np.ndarray, int] | None:
+        """Vectors for every chunk: reused where the text is already indexed, embedded otherwise."""
+        hashes = [text_hash(c.text) for c in chunks]
+        known = self.store.reusable_vectors(hashes)
+        matrix = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
+        missing = [i for i, h in enumerate(hashes) if h not in known]
+        for i, h in enumerate(hashes):
+            if h in known:
+                matrix[i] = np.frombuffer(known[h], dtype=np.float32)
+        for start in range(0, len(missing), EMBED_SLICE):
+            if cancel is not None and cancel.is_set():
+                return None
+            batch = missing[start : start + EMBED_SLICE]
+            matrix[batch] = self.embedder.embed([chunks[i].text for i in batch])
+        return matrix, len(missing)

@@ -1,0 +1,204 @@
+"""Hybrid search over the index.
+
+- Keyword: FTS5 BM25 over every word of the query, each quoted (user punctuation can never be
+  FTS syntax), joined with OR so a question's words need not all appear.
+- Vector: Hamming KNN over the binary-quantised copy in vec0 (cheap, coarse), then exact cosine on
+  the float vectors of those candidates (measured: bit KNN at 100k is ~20x faster than float KNN).
+- Reciprocal rank fusion (k=60) of the two lists; then neighbouring chunks of one document on one
+  page are merged into one passage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import apsw
+import numpy as np
+
+from engine.embedding.embedder import Embedder
+from engine.records import Hit
+from engine.store.db import rows
+
+SearchMode = Literal["hybrid", "dense", "keyword"]
+RRF_K = 60
+MAX_KNN = 4096  # sqlite-vec's limit on k
+
+# Words that carry no topic; dropping them keeps BM25 on the words that matter.
+STOPWORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as prose
+        "a an and are as at be by can could did do does for from had has have how i in into is it its of on or "
+        "that the their them they this to was were what when where which who whom whose why will with would you "
+        "your about after before than then there these those also any both each few more most other some such "
+        "only own same so too very s t just don should now"
+    ).split()
+)
+
+
+@dataclass
+class ChunkRow:
+    id: int
+    document_id: int
+    ordinal: int
+    page: int | None
+    section: str
+    start: int
+    end: int
+    text: str
+    path: str
+    title: str
+
+
+def keyword_query(text: str) -> str:
+    """An FTS5 MATCH expression: every meaningful word quoted, OR-ed. Empty when nothing is left."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
+    if not words:
+        words = re.findall(r"\w+", text.lower())
+    unique = list(dict.fromkeys(words))
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+def quantise(vectors: np.ndarray) -> np.ndarray:
+    """Sign bits, packed: the same packing is used for stored and query vectors."""
+    return np.packbits(vectors > 0, axis=-1)
+
+
+class Retriever:
+    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 10) -> None:
+        self.conn = conn
+        self.embedder = embedder
+        self.oversample = oversample
+
+    def _collection_id(self, collection: str | None) -> int | None:
+        if collection is None:
+            return None
+        found = rows(self.conn, "SELECT id FROM collections WHERE name = ?", (collection,))
+        return int(found[0][0]) if found else -1
+
+    # -- the two searches -----------------------------------------------------------------------
+
+    def keyword_ids(self, query: str, n: int, collection_id: int | None = None,
+                    document_id: int | None = None) -> list[int]:
+        expression = keyword_query(query)
+        if not expression:
+            return []
+        sql = ("SELECT c.id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+               "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
+        args: list[object] = [expression]
+        if collection_id is not None:
+            sql += " AND d.collection_id = ?"
+            args.append(collection_id)
+        if document_id is not None:
+            sql += " AND c.document_id = ?"
+            args.append(document_id)
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        args.append(n)
+        return [int(r[0]) for r in rows(self.conn, sql, args)]
+
+    def dense_ids(self, query_vector: np.ndarray, n: int, collection_id: int | None = None,
+                  document_id: int | None = None) -> list[tuple[int, float]]:
+        """(chunk id, cosine), best first: Hamming KNN for candidates, exact cosine to rank them."""
+        candidates = min(MAX_KNN, max(n * self.oversample, 50) * (4 if document_id is not None else 1))
+        sql = "SELECT rowid FROM chunk_bits WHERE embedding MATCH vec_bit(?) AND k = ?"
+        args: list[object] = [quantise(query_vector).tobytes(), candidates]
+        if collection_id is not None:
+            sql += " AND collection_id = ?"
+            args.append(collection_id)
+        try:
+            ids = [int(r[0]) for r in rows(self.conn, sql, args)]
+        except apsw.SQLError:  # no chunk_bits table yet: nothing was ever indexed
+            return []
+        if document_id is not None and ids:
+            marks = ",".join("?" * len(ids))
+            keep = {int(r[0]) for r in rows(self.conn, f"SELECT id FROM chunks WHERE id IN ({marks}) "
+                                                       "AND document_id = ?", [*ids, document_id])}
+            ids = [i for i in ids if i in keep]
+        scored = self.rescore(query_vector, ids)
+        return scored[:n]
+
+    def rescore(self, query_vector: np.ndarray, ids: Sequence[int]) -> list[tuple[int, float]]:
+        """Exact cosine of the query to these chunks' float vectors, best first."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        found = rows(self.conn, f"SELECT chunk_id, vector FROM chunk_embeddings WHERE chunk_id IN ({marks})",
+                     list(ids))
+        if not found:
+            return []
+        matrix = np.frombuffer(b"".join(bytes(r[1]) for r in found), dtype=np.float32).reshape(len(found), -1)
+        scores = matrix @ query_vector.astype(np.float32)
+        order = np.argsort(-scores)
+        return [(int(found[i][0]), float(scores[i])) for i in order]
+
+    # -- fused search ---------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid", *,
+               document_id: int | None = None, merge: bool = True) -> list[Hit]:
+        collection_id = self._collection_id(collection)
+        pool = max(k * 4, 20)
+        query_vector = self.embedder.embed([query])[0]
+        ranked: dict[int, dict[str, int]] = {}
+        if mode in ("hybrid", "dense"):
+            for rank, (chunk_id, _) in enumerate(self.dense_ids(query_vector, pool, collection_id, document_id)):
+                ranked.setdefault(chunk_id, {})["dense"] = rank + 1
+        if mode in ("hybrid", "keyword"):
+            for rank, chunk_id in enumerate(self.keyword_ids(query, pool, collection_id, document_id)):
+                ranked.setdefault(chunk_id, {})["keyword"] = rank + 1
+        if not ranked:
+            return []
+        fused = sorted(ranked, key=lambda cid: -sum(1.0 / (RRF_K + r) for r in ranked[cid].values()))
+        top = fused[: k * 2 if merge else k]
+        similarity = dict(self.rescore(query_vector, top))
+        chunk_rows = self._chunk_rows(top)
+        hits = [self._hit(chunk_rows[cid], sum(1.0 / (RRF_K + r) for r in ranked[cid].values()),
+                          similarity.get(cid, 0.0), ranked[cid]) for cid in top if cid in chunk_rows]
+        if merge:
+            hits = merge_neighbours(hits, chunk_rows)
+        return hits[:k]
+
+    def _chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        found = rows(self.conn,
+                     "SELECT c.id, c.document_id, c.ordinal, c.page, c.section, c.start, c.end, c.text, d.path, "
+                     f"d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+                     list(ids))
+        return {int(r[0]): ChunkRow(int(r[0]), int(r[1]), int(r[2]), r[3], str(r[4]), int(r[5]), int(r[6]),
+                                    str(r[7]), str(r[8]), str(r[9])) for r in found}
+
+    @staticmethod
+    def _hit(row: ChunkRow, score: float, similarity: float, ranks: dict[str, int]) -> Hit:
+        return Hit(chunk_id=row.id, document_id=row.document_id, path=row.path, title=row.title, page=row.page,
+                   section=row.section, start=row.start, end=row.end, text=row.text, score=score,
+                   similarity=similarity, chunk_ids=(row.id,), ranks=dict(ranks))
+
+
+def merge_neighbours(hits: list[Hit], chunk_rows: dict[int, ChunkRow]) -> list[Hit]:
+    """Fold hits that are consecutive chunks of one document on one page into one passage."""
+    merged: list[Hit] = []
+    for hit in hits:
+        ordinal = chunk_rows[hit.chunk_id].ordinal
+        partner = next((m for m in merged if m.document_id == hit.document_id and m.page == hit.page
+                        and any(abs(chunk_rows[c].ordinal - ordinal) == 1 for c in m.chunk_ids)), None)
+        if partner is None:
+            merged.append(hit)
+            continue
+        pieces = sorted([chunk_rows[c] for c in partner.chunk_ids] + [chunk_rows[hit.chunk_id]],
+                        key=lambda r: r.ordinal)
+        text, end = pieces[0].text, pieces[0].end
+        for piece in pieces[1:]:
+            if piece.start < end:  # chunks overlap: append only what is new
+                text += piece.text[end - piece.start:]
+            else:
+                text += "\n\n" + piece.text
+            end = max(end, piece.end)
+        partner.text, partner.start, partner.end = text, pieces[0].start, end
+        partner.chunk_ids = tuple(p.id for p in pieces)
+        partner.score = max(partner.score, hit.score)
+        partner.similarity = max(partner.similarity, hit.similarity)
+        for name, rank in hit.ranks.items():
+            partner.ranks[name] = min(partner.ranks.get(name, rank), rank)
+    return merged

@@ -1,0 +1,109 @@
+"""Conversations and their messages, kept in the app's database (they survive a restart)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import apsw
+
+from engine.records import Citation
+from engine.store.db import rows, scalar
+
+
+@dataclass
+class Message:
+    id: int
+    role: str  # "user" or "assistant"
+    content: str
+    citations: list[Citation] = field(default_factory=list)
+    created_at: float = 0.0
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    collection: str | None
+    created_at: float
+    updated_at: float
+
+
+class ConversationStore:
+    def __init__(self, conn: apsw.Connection) -> None:
+        self.conn = conn
+
+    def create(self, title: str = "New chat", collection: str | None = None) -> Conversation:
+        now = time.time()
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO conversations(title, collection, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (title, collection, now, now))
+            conversation_id = self.conn.last_insert_rowid()
+        return Conversation(conversation_id, title, collection, now, now)
+
+    def all(self) -> list[Conversation]:
+        return [Conversation(int(r[0]), str(r[1]), r[2], float(r[3]), float(r[4])) for r in rows(
+            self.conn, "SELECT id, title, collection, created_at, updated_at FROM conversations "
+                       "ORDER BY updated_at DESC, id DESC")]
+
+    def get(self, conversation_id: int) -> Conversation | None:
+        found = [c for c in self.all() if c.id == conversation_id]
+        return found[0] if found else None
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled",
+                                                                                  conversation_id))
+
+    def set_collection(self, conversation_id: int, collection: str | None) -> None:
+        with self.conn:
+            self.conn.execute("UPDATE conversations SET collection = ? WHERE id = ?", (collection, conversation_id))
+
+    def delete(self, conversation_id: int) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def add_message(self, conversation_id: int, role: str, content: str,
+                    citations: list[Citation] | None = None) -> Message:
+        now = time.time()
+        payload = json.dumps([c.__dict__ for c in citations or []])
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO messages(conversation_id, role, content, citations, created_at) VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, role, content, payload, now))
+            message_id = self.conn.last_insert_rowid()
+            self.conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        return Message(message_id, role, content, list(citations or []), now)
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        return [Message(int(r[0]), str(r[1]), str(r[2]), [Citation(**c) for c in json.loads(r[3])], float(r[4]))
+                for r in rows(self.conn, "SELECT id, role, content, citations, created_at FROM messages "
+                                         "WHERE conversation_id = ? ORDER BY id", (conversation_id,))]
+
+    def delete_last_answer(self, conversation_id: int) -> None:
+        """Drop the last assistant message (for "retry")."""
+        with self.conn:
+            self.conn.execute(
+                "DELETE FROM messages WHERE id = (SELECT max(id) FROM messages WHERE conversation_id = ? "
+                "AND role = 'assistant')", (conversation_id,))
+
+    def count(self) -> int:
+        return int(scalar(self.conn, "SELECT count(*) FROM conversations"))
+
+    def export_markdown(self, conversation_id: int) -> str:
+        """The conversation as Markdown, each answer followed by its sources."""
+        conversation = self.get(conversation_id)
+        title = conversation.title if conversation else "Conversation"
+        lines = [f"# {title}", ""]
+        for message in self.messages(conversation_id):
+            speaker = "You" if message.role == "user" else "Hushdocs"
+            lines += [f"**{speaker}:**", "", message.content.strip(), ""]
+            if message.citations:
+                lines.append("Sources:")
+                for citation in message.citations:
+                    where = f", page {citation.page}" if citation.page else ""
+                    lines.append(f"- [{citation.n}] {citation.path}{where}")
+                lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
