@@ -7,9 +7,11 @@ reported with a reason. ``submit`` returns at once, so the next file parses whil
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -20,8 +22,17 @@ from engine.records import ParsedDocument
 log = logging.getLogger(__name__)
 
 
-def _child_main(connection: Connection) -> None:
-    from engine.ingest.loaders import load
+DEFAULT_LOADER = "engine.ingest.loaders:load"
+
+
+def _import_loader(name: str) -> Callable[..., ParsedDocument]:
+    module_name, _, function = name.partition(":")
+    loader: Callable[..., ParsedDocument] = getattr(importlib.import_module(module_name), function)
+    return loader
+
+
+def _child_main(connection: Connection, loader_name: str) -> None:
+    load = _import_loader(loader_name)
 
     while True:
         try:
@@ -40,8 +51,10 @@ def _child_main(connection: Connection) -> None:
 
 
 class ParserProcess:
-    def __init__(self, timeout_s: float = 60.0, max_bytes: int = 200 * 1024 * 1024) -> None:
+    def __init__(self, timeout_s: float = 60.0, max_bytes: int = 200 * 1024 * 1024,
+                 loader: str = DEFAULT_LOADER) -> None:
         self.timeout_s = timeout_s
+        self.loader = loader  # "module:function", imported in the child
         self.max_bytes = max_bytes
         self._context = multiprocessing.get_context("spawn")  # fork is unsafe beside threads
         self._process: BaseProcess | None = None
@@ -51,7 +64,7 @@ class ParserProcess:
     def _start(self) -> Connection:
         if self._process is None or not self._process.is_alive():
             parent, child = self._context.Pipe()
-            process = self._context.Process(target=_child_main, args=(child,), name="hushdocs-parser", daemon=True)
+            process = self._context.Process(target=_child_main, args=(child, self.loader), name="hushdocs-parser", daemon=True)
             process.start()
             child.close()
             self._process, self._connection = process, parent

@@ -16,6 +16,7 @@ the next sync simply finds the remaining files new or changed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -29,7 +30,7 @@ import numpy as np
 
 from engine.embedding.embedder import Embedder
 from engine.ingest.chunker import chunk_document
-from engine.ingest.parser_process import ParserProcess
+from engine.ingest.parser_process import DEFAULT_LOADER, ParserProcess
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
 from engine.ingest.status import EMPTY, INDEXED, LoadError
 from engine.records import ChunkSpan, ParsedDocument
@@ -105,13 +106,15 @@ def text_hash(text: str) -> str:
 
 class Indexer:
     def __init__(self, store: IndexStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
-                 parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32) -> None:
+                 parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32,
+                 loader: str = DEFAULT_LOADER) -> None:
         self.store = store
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
         self.parse_timeout_s = parse_timeout_s
         self.chunk_tokens = min(chunk_tokens, embedder.max_tokens - 2)
         self.overlap_tokens = overlap_tokens
+        self.loader = loader
         store.ensure_embedder(embedder.name, embedder.dim)
 
     # -- public ---------------------------------------------------------------------------------
@@ -217,11 +220,11 @@ class Indexer:
                                  queued=tuple(c.path for c in plan.to_index), summary=summary)
 
         def emit(outcome: FileOutcome | None = None) -> IndexProgress:
-            progress.elapsed_s = time.monotonic() - started
-            progress.outcome = outcome
+            """A snapshot: consumers keep events (or hand them to another thread), so never reuse one."""
             if outcome is not None:
                 summary[outcome.action] = summary.get(outcome.action, 0) + 1
-            return progress
+            return dataclasses.replace(progress, elapsed_s=time.monotonic() - started, outcome=outcome,
+                                       summary=dict(summary))
 
         for state, candidate in plan.moved:
             self.store.move_document(state.id, candidate.path, candidate.size, candidate.mtime_ns)
@@ -239,7 +242,7 @@ class Indexer:
             yield emit(FileOutcome(problem.path, "failed", problem.status, problem.reason))
 
         cancelled = False
-        with ParserProcess(self.parse_timeout_s, self.max_file_bytes) as parser:
+        with ParserProcess(self.parse_timeout_s, self.max_file_bytes, self.loader) as parser:
             if plan.to_index:
                 parser.submit(Path(plan.to_index[0].path))
             for position, candidate in enumerate(plan.to_index):

@@ -1,0 +1,74 @@
+"""Write real documents of every supported kind (PyMuPDF PDFs and EPUB, python-docx, HTML, text)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pymupdf
+
+
+def write_pdf(path: Path, pages: Sequence[str]) -> Path:
+    """One page per string, text laid out in a box so long paragraphs wrap."""
+    document = pymupdf.open()
+    for text in pages:
+        page = document.new_page()
+        page.insert_textbox(pymupdf.Rect(56, 56, 540, 790), text, fontsize=10)
+    document.save(path)
+    document.close()
+    return path
+
+
+def write_encrypted_pdf(path: Path, text: str) -> Path:
+    document = pymupdf.open()
+    document.new_page().insert_text((72, 72), text)
+    document.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="secret")
+    document.close()
+    return path
+
+
+def write_scanned_pdf(path: Path) -> Path:
+    """A page holding only an image: what a scanner produces without OCR."""
+    pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 200, 100), False)
+    pixmap.set_rect(pixmap.irect, (200, 200, 200))
+    document = pymupdf.open()
+    document.new_page().insert_image(pymupdf.Rect(50, 50, 450, 250), pixmap=pixmap)
+    document.save(path)
+    document.close()
+    return path
+
+
+def write_docx(path: Path, heading: str, paragraphs: Sequence[str], table: Sequence[Sequence[str]] = ()) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading(heading, level=1)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, cell in enumerate(row):
+                grid.cell(r, c).text = cell
+    document.save(str(path))
+    return path
+
+
+def write_epub(path: Path, title: str, body: str) -> Path:
+    container = ('<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:'
+                 'container"><rootfiles><rootfile full-path="content.opf" media-type="application/oebps-package+xml"/>'
+                 "</rootfiles></container>")
+    opf = (f'<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+           f'<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{title}</dc:title>'
+           '<dc:identifier id="id">x</dc:identifier><dc:language>en</dc:language></metadata>'
+           '<manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest>'
+           '<spine><itemref idref="c1"/></spine></package>')
+    chapter = (f'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>{title}</title></head>'
+               f"<body><h1>{title}</h1><p>{body}</p></body></html>")
+    with zipfile.ZipFile(path, "w") as epub:
+        epub.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        epub.writestr("META-INF/container.xml", container)
+        epub.writestr("content.opf", opf)
+        epub.writestr("c1.xhtml", chapter)
+    return path
