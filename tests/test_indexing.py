@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.ingest.sync import IndexProgress, Indexer
+from engine.ingest.sync import Indexer, IndexProgress
 from engine.store.db import connect, rows
 from engine.store.index_store import IndexStore
 from tests.support.documents import write_docx, write_encrypted_pdf, write_epub, write_pdf, write_scanned_pdf
@@ -67,7 +67,7 @@ def test_every_loader_through_the_indexer(tmp_path: Path, indexer: Indexer, stor
     (folder / "sub dir é" / "🙂 odd name.rst").write_text("Title\n=====\n\nReStructured text works too.\n")
     (folder / "script.py").write_text("def greet():\n    return 'hello from source code'\n")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)  # not a document type: passed over
-    last, events = run(indexer.add([folder], "Test"))
+    last, _events = run(indexer.add([folder], "Test"))
     assert last.phase == "finished"
     documents = {os.path.basename(d.path): d for d in store.documents()}
     assert set(documents) == {"harbour.pdf", "book.epub", "notes.md", "utf16.txt", "legacy.txt", "page.html",
@@ -126,7 +126,7 @@ def test_unreadable_file_is_reported(tmp_path: Path, store: IndexStore, embedder
     indexer = Indexer(store, embedder, loader=loader)
     secret.chmod(0)
     try:
-        last, events = run(indexer.add([folder]))
+        _last, events = run(indexer.add([folder]))
     finally:
         secret.chmod(0o644)
     assert outcomes(events)["secret.md"][1:] == ("failed", "cannot read: permission denied")
@@ -141,7 +141,7 @@ def test_parser_hang_and_crash_do_not_take_the_app_down(tmp_path: Path, store: I
     (folder / "fine.md").write_text("# fine\n\nThis one is fine.")
     indexer = Indexer(store, embedder, parse_timeout_s=3, loader="tests.support.bad_loaders:hang_on_poison")
     started = time.monotonic()
-    last, events = run(indexer.add([folder]))
+    _last, events = run(indexer.add([folder]))
     found = outcomes(events)
     assert "longer than 3 s" in found["poison-hang.md"][2]
     assert "crashed" in found["poison-crash.md"][2]
@@ -160,7 +160,7 @@ def test_change_reembeds_only_changed_chunks(tmp_path: Path, indexer: Indexer, s
     before = store.documents()[0].chunks
     sections[3] = "## Section 3\n\nThis section was rewritten entirely with new facts about otters."
     target.write_text("# Long\n\n" + "\n\n".join(sections))
-    last, events = run(indexer.sync())
+    _last, events = run(indexer.sync())
     [outcome] = [e.outcome for e in events if e.outcome is not None]
     assert outcome.action == "indexed" and 0 < outcome.embedded < outcome.chunks
     assert before >= outcome.chunks - 1
@@ -178,7 +178,7 @@ def test_unchanged_resync_reads_nothing_and_touch_is_not_a_change(tmp_path: Path
     last, events = run(indexer.sync())
     assert last.summary["unchanged"] == 20 and last.files_total == 0
     os.utime(folder / "n3.md", ns=(time.time_ns(), time.time_ns() + 10**9))
-    last, events = run(indexer.sync())
+    last, _events = run(indexer.sync())
     assert last.summary["touched"] == 1 and last.files_total == 0
 
 
@@ -190,7 +190,7 @@ def test_move_and_rename_keep_the_vectors(tmp_path: Path, indexer: Indexer, stor
     chunk_ids = rows(store.conn, "SELECT id FROM chunks ORDER BY id")
     (folder / "b").mkdir()
     shutil.move(folder / "a" / "harbour.pdf", folder / "b" / "renamed harbour.pdf")
-    last, events = run(indexer.sync())
+    _last, events = run(indexer.sync())
     [outcome] = [e.outcome for e in events if e.outcome is not None]
     assert outcome.action == "moved" and outcome.moved_from.endswith("a/harbour.pdf")
     assert [d.path for d in store.documents()] == [str(folder / "b" / "renamed harbour.pdf")]
@@ -214,7 +214,7 @@ def test_delete_and_forget_remove_every_trace(tmp_path: Path, indexer: Indexer, 
     assert indexer.forget([folder]) == 1
     assert store.counts() == {"documents": 0, "chunks": 0, "chunk_embeddings": 0, "chunks_fts": 0, "chunk_bits": 0}
     assert store.roots() == []
-    last, events = run(indexer.sync())  # the folder is no longer followed
+    _last, events = run(indexer.sync())  # the folder is no longer followed
     assert store.counts()["documents"] == 0
 
 
@@ -248,5 +248,5 @@ def test_progress_events_and_cancel_between_files(tmp_path: Path, indexer: Index
     assert indexing[0].files_total == 6 and indexing[0].bytes_total > 0 and indexing[-1].eta_s is not None
     assert indexing[-1].chunks_per_s > 0
     assert_consistent(store)
-    last, events = run(indexer.sync())  # resumes with the four left
+    last, _events = run(indexer.sync())  # resumes with the four left
     assert last.files_total == 4 and last.summary["indexed"] == 4

@@ -64,7 +64,8 @@ class ParserProcess:
     def _start(self) -> Connection:
         if self._process is None or not self._process.is_alive():
             parent, child = self._context.Pipe()
-            process = self._context.Process(target=_child_main, args=(child, self.loader), name="hushdocs-parser", daemon=True)
+            process = self._context.Process(target=_child_main, args=(child, self.loader), name="hushdocs-parser",
+                                            daemon=True)
             process.start()
             child.close()
             self._process, self._connection = process, parent

@@ -32,7 +32,6 @@ def deny_secret_files(path: Path, *, max_bytes: int) -> ParsedDocument:
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
 
-        with mock.patch("builtins.open", denied), mock.patch.object(Path, "open", lambda self, *a, **k: denied(
-                self, *a, **k)):
+        with mock.patch("builtins.open", denied), mock.patch.object(Path, "open", denied):
             return load(path, max_bytes=max_bytes)
     return load(path, max_bytes=max_bytes)
