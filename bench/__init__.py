@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures; run with `.venv/bin/python -m bench.NAME --help`."""

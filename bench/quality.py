@@ -1,0 +1,132 @@
+"""Answer quality on squad-dev: retrieval recall/MRR for dense, keyword and hybrid; answers and refusals.
+
+    .venv/bin/python -m bench.quality                 # retrieval on every question, answers on a sample
+    .venv/bin/python -m bench.quality --answers 0     # retrieval only
+    .venv/bin/python -m bench.quality --answers all   # every question (about 40 minutes on 2 cores)
+
+The two articles are written as PDFs (so pages are real), indexed by the real pipeline into a
+temporary Hushdocs home, and queried through the same Engine the app uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.squad import Question, chunk_holds_answer, load_squad, squad_normalise, write_article_pdfs
+
+
+def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str, float, float, float, float]]:
+    from engine.api import Engine
+
+    assert isinstance(engine, Engine)
+    retriever = engine.retriever()
+    answerable = [q for q in questions if not q.impossible]
+    results = []
+    for mode in ("dense", "keyword", "hybrid"):
+        ranks = []
+        for question in answerable:
+            hits = retriever.search(question.text, k=10, mode=mode, merge=False)  # type: ignore[arg-type]
+            rank = next((i + 1 for i, h in enumerate(hits) if chunk_holds_answer(h.text, question)), None)
+            ranks.append(rank)
+        n = len(ranks)
+        recall = [sum(1 for r in ranks if r is not None and r <= k) / n for k in (1, 5, 10)]
+        mrr = sum(1.0 / r for r in ranks if r is not None) / n
+        results.append((mode, recall[0], recall[1], recall[2], mrr))
+    return results
+
+
+def answer_table(engine: object, questions: list[Question], sample: int | None, seed: int) -> dict[str, object]:
+    from engine.api import Engine
+
+    assert isinstance(engine, Engine)
+    rng = random.Random(seed)
+    answerable = [q for q in questions if not q.impossible]
+    unanswerable = [q for q in questions if q.impossible]
+    if sample is not None:
+        answerable = rng.sample(answerable, min(sample, len(answerable)))
+        unanswerable = rng.sample(unanswerable, min(sample, len(unanswerable)))
+    right = wrongly_declined = declined = 0
+    first_token, totals, failures = [], [], []
+    for question in answerable + unanswerable:
+        answer = next(e.answer for e in engine.ask(question.text) if e.kind == "done")
+        assert answer is not None
+        first_token.append(answer.timings.get("first_token_ms", 0.0))
+        totals.append(answer.timings.get("total_ms", 0.0))
+        refused = not answer.grounded
+        if question.impossible:
+            declined += refused
+        else:
+            wrongly_declined += refused
+            good = any(squad_normalise(a) in squad_normalise(answer.text) for a in question.answers)
+            right += good
+            if not good:
+                failures.append((question.text, question.answers[0], answer.text[:160]))
+    return {"answerable": len(answerable), "unanswerable": len(unanswerable),
+            "right": right / max(1, len(answerable)), "wrongly_declined": wrongly_declined / max(1, len(answerable)),
+            "declined": declined / max(1, len(unanswerable)),
+            "first_token_p50_ms": statistics.median(first_token) if first_token else 0.0,
+            "total_p50_ms": statistics.median(totals) if totals else 0.0, "failures": failures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--answers", default="60", help="questions of each kind to answer: a number, 'all' or 0")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--model", help="chat model (catalogue name or .gguf path); default: the default model")
+    parser.add_argument("--passages", type=int, help="passages per answer (default: settings)")
+    parser.add_argument("--show-failures", type=int, default=0, help="print this many wrong answers")
+    args = parser.parse_args(argv)
+
+    home = Path(tempfile.mkdtemp(prefix="hushdocs-bench-quality-"))
+    models = os.environ.get("HUSHDOCS_MODELS")
+    from engine import paths
+
+    os.environ.setdefault("HUSHDOCS_MODELS", models or str(paths.models_dir()))
+    os.environ["HUSHDOCS_HOME"] = str(home)
+    from engine.api import Engine
+    from engine.settings import Settings
+
+    articles, questions = load_squad()
+    settings = Settings(temperature=0.0)
+    if args.model:
+        settings.chat_model = args.model
+    if args.passages:
+        settings.passages = args.passages
+    engine = Engine(settings)
+    started = time.perf_counter()
+    pdfs = write_article_pdfs(articles, home / "corpus")
+    list(engine.index(pdfs, "squad"))
+    chunks = sum(d.chunks for d in engine.documents())
+    pages = sum(d.pages for d in engine.documents())
+    print(f"indexed {len(pdfs)} PDFs ({pages} pages, {chunks} chunks) in {time.perf_counter() - started:.1f} s")
+    answerable = sum(1 for q in questions if not q.impossible)
+    print(f"\nretrieval over {answerable} answerable questions (a hit: a chunk holding the gold answer span)")
+    print(f"{'mode':<8} {'recall@1':>9} {'recall@5':>9} {'recall@10':>10} {'MRR@10':>8}")
+    for mode, r1, r5, r10, mrr in retrieval_table(engine, questions):
+        print(f"{mode:<8} {r1:>9.3f} {r5:>9.3f} {r10:>10.3f} {mrr:>8.3f}")
+    if args.answers not in ("0", ""):
+        sample = None if args.answers == "all" else int(args.answers)
+        print(f"\nanswers with {engine.chat_model_path().name}, {settings.passages} passages, temperature 0")
+        result = answer_table(engine, questions, sample, args.seed)
+        print(f"answerable answered right:      {result['right']:.3f}  (of {result['answerable']})")
+        print(f"answerable wrongly declined:    {result['wrongly_declined']:.3f}")
+        print(f"unanswerable declined:          {result['declined']:.3f}  (of {result['unanswerable']})")
+        print(f"first token p50: {result['first_token_p50_ms']:.0f} ms, whole answer p50: "
+              f"{result['total_p50_ms']:.0f} ms")
+        failures = result["failures"]
+        assert isinstance(failures, list)
+        for question, gold, reply in failures[: args.show_failures]:
+            print(f"  Q: {question}\n     gold: {gold}\n     got:  {reply}")
+    engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

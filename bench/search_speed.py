@@ -1,0 +1,122 @@
+"""Vector search latency at scale: binary coarse search in vec0 + float re-score, against exact numpy.
+
+    .venv/bin/python -m bench.search_speed                   # 10k, 100k and 1M chunks
+    .venv/bin/python -m bench.search_speed --sizes 10000 100000 --queries 200
+
+Synthetic vectors (fine for scale), but shaped like real ones: each is a noisy mix of two real
+MiniLM embeddings of squad-dev paragraphs and questions, so neighbourhoods exist. Queries are real
+question embeddings. Per query: the query embedding (the real ONNX embedder), then the fast path
+(`Retriever.dense_ids`, exactly what search uses) vs an exact float32 scan of the same vectors in
+numpy, in the same run, interleaved. Recall@10 is the share of the exact top 10 the fast path finds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def synthetic_vectors(bases: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    first = bases[rng.integers(0, len(bases), n)]
+    second = bases[rng.integers(0, len(bases), n)]
+    weight = rng.uniform(0.5, 1.0, (n, 1)).astype(np.float32)
+    vectors = weight * first + (1 - weight) * second + rng.normal(0, 0.035, (n, bases.shape[1])).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32)
+
+
+def build_database(path: Path, vectors: np.ndarray) -> None:
+    from engine.retrieval.search import quantise
+    from engine.store.db import connect
+
+    conn = connect(path)
+    conn.execute("PRAGMA foreign_keys = OFF")  # vectors only: no chunk rows behind them
+    dim = vectors.shape[1]
+    conn.execute(f"CREATE VIRTUAL TABLE chunk_bits USING vec0(embedding bit[{dim}], collection_id integer)")
+    bits = quantise(vectors)
+    step = 50_000
+    for start in range(0, len(vectors), step):
+        with conn:
+            conn.executemany("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES (?, ?)",
+                             ((i + 1, vectors[i].tobytes()) for i in range(start, min(start + step, len(vectors)))))
+            conn.executemany("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), 1)",
+                             ((i + 1, bits[i].tobytes()) for i in range(start, min(start + step, len(vectors)))))
+    conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--pool", type=int, default=20, help="dense results search() asks for (default 20)")
+    parser.add_argument("--oversample", type=int, help="binary candidates per dense result (default: Retriever's)")
+    args = parser.parse_args(argv)
+
+    from engine import paths
+
+    os.environ.setdefault("HUSHDOCS_MODELS", str(paths.models_dir()))
+    from bench.squad import load_squad
+    from engine.embedding.embedder import load_default_embedder
+    from engine.retrieval.search import Retriever
+    from engine.store.db import connect
+
+    embedder = load_default_embedder(threads=2)
+    articles, questions = load_squad()
+    paragraphs = [p for ps in articles.values() for p in ps]
+    question_texts = [q.text for q in questions]
+    bases = embedder.embed(paragraphs + question_texts)
+    rng = np.random.default_rng(11)
+    query_texts = [question_texts[i] for i in rng.choice(len(question_texts), args.queries, replace=False)]
+    folder = Path(tempfile.mkdtemp(prefix="hushdocs-bench-search-"))
+    print(f"{'chunks':>9} {'fast p50':>9} {'fast p95':>9} {'exact p50':>10} {'exact p95':>10} {'recall@10':>10}"
+          f" {'embed p50':>10}   (ms; fast and exact include the query embedding)")
+    for size in args.sizes:
+        vectors = synthetic_vectors(bases, size, rng)
+        database = folder / f"search-{size}.sqlite3"
+        started = time.perf_counter()
+        build_database(database, vectors)
+        build_s = time.perf_counter() - started
+        retriever = Retriever(connect(database), embedder)
+        if args.oversample:
+            retriever.oversample = args.oversample
+        fast, exact, embed, recalls = [], [], [], []
+        for text in query_texts[:5]:  # warm the page cache and the embedder
+            retriever.dense_ids(embedder.embed([text])[0], args.pool)
+        for text in query_texts:
+            t0 = time.perf_counter()
+            query = embedder.embed([text])[0]
+            t1 = time.perf_counter()
+            found = [cid for cid, _ in retriever.dense_ids(query, args.pool)][: args.k]
+            t2 = time.perf_counter()
+            scores = vectors @ query
+            top = np.argpartition(-scores, args.k)[: args.k]
+            truth = {int(i) + 1 for i in top[np.argsort(-scores[top])]}
+            t3 = time.perf_counter()
+            embed.append((t1 - t0) * 1000)
+            fast.append((t2 - t0) * 1000)
+            exact.append((t3 - t2 + t1 - t0) * 1000)
+            recalls.append(len(truth & set(found)) / args.k)
+        print(f"{size:>9} {statistics.median(fast):>9.1f} {percentile(fast, 95):>9.1f} "
+              f"{statistics.median(exact):>10.1f} {percentile(exact, 95):>10.1f} {statistics.mean(recalls):>10.3f} "
+              f"{statistics.median(embed):>10.1f}   (built in {build_s:.0f} s)", flush=True)
+        retriever.conn.close()
+        database.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(str(database) + suffix).unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
