@@ -32,9 +32,10 @@ def load_squad(path: Path = SQUAD) -> tuple[dict[str, list[str]], list[Question]
         articles[article["title"]] = [p["context"] for p in article["paragraphs"]]
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                questions.append(Question(qa["id"], article["title"], qa["question"],
-                                          [a["text"] for a in qa["answers"]], [a["answer_start"] for a in qa["answers"]],
-                                          paragraph["context"], bool(qa.get("is_impossible"))))
+                answers = qa["answers"]
+                questions.append(Question(qa["id"], article["title"], qa["question"], [a["text"] for a in answers],
+                                          [a["answer_start"] for a in answers], paragraph["context"],
+                                          bool(qa.get("is_impossible"))))
     return articles, questions
 
 

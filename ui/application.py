@@ -1,23 +1,43 @@
-"""The QApplication and the main window (the full library/chat UI grows from here)."""
+"""The QApplication: style hints, icon, crash reporting, the engine and the main window."""
 
 from __future__ import annotations
 
 import sys
 
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from ui.main_window import MainWindow
+from ui.theme import app_icon
+
+__all__ = ["MainWindow", "create_application", "run_application"]
 
 
-class MainWindow(QMainWindow):
-    def __init__(self) -> None:
-        super().__init__()
-        self.setWindowTitle("Hushdocs")
-        self.resize(1100, 720)
-        self.setCentralWidget(QLabel("Hushdocs: drop folders of documents here and ask questions."))
+def create_application() -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    # Fractional scale factors (125 %, 150 %) are passed through instead of rounded: crisp on high DPI.
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication(sys.argv)
+    app.setApplicationName("Hushdocs")
+    app.setApplicationDisplayName("Hushdocs")
+    app.setOrganizationName("Hushdocs")
+    app.setDesktopFileName("hushdocs")
+    app.setWindowIcon(app_icon())
+    return app
 
 
 def run_application() -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName("Hushdocs")
+    from ui.dialogs import CrashReporter
+
+    app = create_application()
     window = MainWindow()
+    reporter = CrashReporter(window)
+    reporter.install()
     window.show()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        reporter.uninstall()
