@@ -43,6 +43,8 @@ class Engine:
         self._model_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._watcher: object | None = None
+        self._connections: list[apsw.Connection] = []
+        self._connections_lock = threading.Lock()
         self._closed = False
 
     # -- resources ------------------------------------------------------------------------------
@@ -53,6 +55,8 @@ class Engine:
         if conn is None:
             conn = connect(self.database)
             self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
         return conn
 
     def store(self) -> IndexStore:
@@ -121,6 +125,21 @@ class Engine:
             if collection_id is not None:
                 store.delete_collection(collection_id)
 
+    def create_collection(self, name: str) -> None:
+        """An empty collection, ready for folders."""
+        self.store().collection_id(name.strip())
+
+    def forget_everything(self) -> None:
+        """Every collection, document, vector and conversation: the index starts empty."""
+        with self._write_lock:
+            store = self.store()
+            for collection in store.collections():
+                store.delete_collection(collection.id)
+            conversations = self.conversations()
+            for conversation in conversations.all():
+                conversations.delete(conversation.id)
+        self.refresh_watches()
+
     def collections(self) -> list[Collection]:
         return self.store().collections()
 
@@ -183,7 +202,9 @@ class Engine:
             if self._generator is not None:
                 self._generator.close()
                 self._generator = None
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._connections_lock:
+            # Worker threads' connections too: each is idle once its thread's work is done.
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local.conn = None

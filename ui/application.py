@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui.main_window import MainWindow
@@ -36,6 +38,7 @@ def run_application() -> int:
     reporter = CrashReporter(window)
     reporter.install()
     window.show()
+    QTimer.singleShot(0, lambda: logging.getLogger(__name__).info("window shown (monotonic=%.3f)", time.monotonic()))
     try:
         return int(app.exec())
     finally:

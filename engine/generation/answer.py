@@ -118,6 +118,11 @@ class Answerer:
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        if not self.retriever.has_documents(collection):
+            timings.update(retrieval_ms=0.0, first_token_ms=0.0, total_ms=(time.perf_counter() - started) * 1000)
+            yield AnswerEvent("done", answer=Answer(question, question, NO_DOCUMENTS_MESSAGE, [], False, [], timings,
+                                                    "", notice=NO_DOCUMENTS_MESSAGE))
+            return
         yield AnswerEvent("status", "Loading the chat model…")
         generator = self._generator_factory()
         timings["model_load_ms"] = (time.perf_counter() - started) * 1000
@@ -131,10 +136,8 @@ class Answerer:
         if not relevant:
             total = (time.perf_counter() - started) * 1000
             timings.update(first_token_ms=total, total_ms=total)
-            has_documents = bool(self.retriever.conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone())
-            notice = NOT_FOUND_MESSAGE if has_documents else NO_DOCUMENTS_MESSAGE
-            yield AnswerEvent("done", answer=Answer(question, standalone, notice, [], False, [], timings,
-                                                    generator.name, notice=notice))
+            yield AnswerEvent("done", answer=Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, [], timings,
+                                                    generator.name, notice=NOT_FOUND_MESSAGE))
             return
 
         budget = generator.n_ctx - self.settings.max_answer_tokens - 64

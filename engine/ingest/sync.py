@@ -241,6 +241,7 @@ class Indexer:
                 problem.status, problem.reason)
             yield emit(FileOutcome(problem.path, "failed", problem.status, problem.reason))
 
+        yield emit()  # what is queued, before the first file takes its time
         cancelled = False
         with ParserProcess(self.parse_timeout_s, self.max_file_bytes, self.loader) as parser:
             if plan.to_index:

@@ -77,6 +77,15 @@ class Retriever:
         found = rows(self.conn, "SELECT id FROM collections WHERE name = ?", (collection,))
         return int(found[0][0]) if found else -1
 
+    def has_documents(self, collection: str | None = None) -> bool:
+        """Whether anything is indexed (in ``collection``) to answer from."""
+        sql = "SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id"
+        args: list[object] = []
+        if collection is not None:
+            sql += " WHERE d.collection_id = ?"
+            args.append(self._collection_id(collection))
+        return bool(rows(self.conn, sql + " LIMIT 1", args))
+
     # -- the two searches -----------------------------------------------------------------------
 
     def keyword_ids(self, query: str, n: int, collection_id: int | None = None,

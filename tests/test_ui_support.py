@@ -1,0 +1,85 @@
+"""Shared pieces of the UI tests: small real documents, an engine on the tiny chat model, the window.
+
+(No tests here; the other test_ui_* modules import these fixtures.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pymupdf
+import pytest
+from pytestqt.qtbot import QtBot
+
+from engine.api import Engine
+from engine.settings import Settings
+from ui.main_window import MainWindow
+
+LIGHTHOUSE = ("The lighthouse keeper of Brannock Island is Morwenna Tallis. She has kept the Brannock light "
+              "burning every night since 1987, and she records the weather in a green logbook.")
+PAGES = [
+    "Chapter one. The ferry to Brannock Island leaves the harbour at seven in the morning, twice a week.",
+    LIGHTHOUSE,
+    "Chapter three. The island bakery sells oat bread and smoked fish pies to the visiting birdwatchers.",
+]
+NOTES = ("# Garden notes\n\nThe quince tree in the north corner was planted in 2011.\n\n"
+         "## Watering\n\nThe tomatoes need water every second evening in July, never at noon.\n")
+
+
+def write_pdf(path: Path, pages: list[str]) -> Path:
+    document = pymupdf.open()
+    for text in pages:
+        page = document.new_page()
+        page.insert_textbox(pymupdf.Rect(56, 56, 540, 790), text, fontsize=11)
+    document.save(path)
+    document.close()
+    return path
+
+
+@pytest.fixture
+def library_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_pdf(folder / "brannock.pdf", PAGES)
+    (folder / "garden.md").write_text(NOTES, "utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\nthis is not really a PDF at all\n%%EOF\n")
+    return folder
+
+
+@pytest.fixture
+def make_engine(tiny_model_path: Path, embedder: object) -> Iterator[Callable[..., Engine]]:
+    """Engines on the tiny chat model and the session's embedder; each is closed at the end."""
+    engines: list[Engine] = []
+
+    def make(**overrides: object) -> Engine:
+        settings = Settings(chat_model=str(tiny_model_path), context_size=2048, threads=2, passages=2,
+                            max_answer_tokens=48, temperature=0.0)
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        engine = Engine(settings, embedder=embedder)  # type: ignore[arg-type]
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def open_window(qtbot: QtBot, make_engine: Callable[..., Engine]) -> Iterator[Callable[..., MainWindow]]:
+    """Open main windows on injected engines; each is shut down (workers joined, engine closed) at the end."""
+    windows: list[MainWindow] = []
+
+    def open_(engine: Engine | None = None, **options: object) -> MainWindow:
+        options.setdefault("watch", False)
+        window = MainWindow(engine or make_engine(), **options)  # type: ignore[arg-type]
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield open_
+    for window in windows:
+        window.shutdown()

@@ -1,0 +1,166 @@
+"""Saved conversations: list, new, rename, delete, export to Markdown (with sources)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.api import Engine
+from engine.store.conversations import Conversation
+from ui import dialogs
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class ConversationModel(QAbstractListModel):
+    IdRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Conversation] = []
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        conversation = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return conversation.title
+        if role == self.IdRole:
+            return conversation.id
+        return None
+
+    def set_rows(self, rows: list[Conversation]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[Conversation]:
+        return list(self._rows)
+
+    def row_of(self, conversation_id: int) -> int:
+        return next((i for i, c in enumerate(self._rows) if c.id == conversation_id), -1)
+
+
+class ConversationsPanel(QWidget):
+    selected = Signal(int)
+    new_requested = Signal()
+    renamed = Signal(int, str)
+    deleted = Signal(int)
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.model = ConversationModel(self)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.clicked.connect(self._clicked)
+        self.view.activated.connect(self._clicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+        new = QPushButton("New chat")
+        new.setToolTip("Start a new conversation (Ctrl+N)")
+        new.clicked.connect(self.new_requested)
+        more = QPushButton("…")
+        more.setToolTip("Rename, delete or export the selected conversation")
+        more.setMaximumWidth(36)
+        more.clicked.connect(lambda: self._menu(None))
+        self._more = more
+        row = QHBoxLayout()
+        row.addWidget(QLabel("<b>Conversations</b>"), 1)
+        row.addWidget(new)
+        row.addWidget(more)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(row)
+        layout.addWidget(self.view, 1)
+        self.refresh()
+
+    def refresh(self, current: int | None = None) -> None:
+        current = self.current_id() if current is None else current
+        self.model.set_rows(self.engine.conversations().all())
+        self.select(current)
+
+    def select(self, conversation_id: int | None) -> None:
+        row = self.model.row_of(conversation_id) if conversation_id is not None else -1
+        if row >= 0:
+            self.view.setCurrentIndex(self.model.index(row))
+        else:
+            self.view.clearSelection()
+            self.view.setCurrentIndex(QModelIndex())
+
+    def current_id(self) -> int | None:
+        index = self.view.currentIndex()
+        value = index.data(ConversationModel.IdRole) if index.isValid() else None
+        return int(value) if value is not None else None
+
+    # -- actions (each callable directly, with the answer a dialog would give) ------------------
+
+    def rename(self, conversation_id: int, title: str | None = None) -> None:
+        if title is None:
+            old = next((c.title for c in self.model.rows() if c.id == conversation_id), "")
+            title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
+            if not ok:
+                return
+        self.engine.conversations().rename(conversation_id, title)
+        self.refresh(conversation_id)
+        self.renamed.emit(conversation_id, title.strip() or "Untitled")
+
+    def delete(self, conversation_id: int, confirm: bool = True) -> None:
+        if confirm and not dialogs.ask_yes_no(self, "Delete conversation",
+                                              "Delete this conversation? This cannot be undone."):
+            return
+        self.engine.conversations().delete(conversation_id)
+        self.refresh()
+        self.deleted.emit(conversation_id)
+
+    def export(self, conversation_id: int, target: Path | None = None) -> Path | None:
+        if target is None:
+            title = next((c.title for c in self.model.rows() if c.id == conversation_id), "conversation")
+            safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in title).strip() or "conversation"
+            name, _ = QFileDialog.getSaveFileName(self, "Export conversation", str(Path.home() / f"{safe}.md"),
+                                                  "Markdown (*.md)")
+            if not name:
+                return None
+            target = Path(name)
+        target.write_text(self.engine.conversations().export_markdown(conversation_id), "utf-8")
+        return target
+
+    def _clicked(self, index: QModelIndex) -> None:
+        value = index.data(ConversationModel.IdRole)
+        if value is not None:
+            self.selected.emit(int(value))
+
+    def _menu(self, position: object) -> None:
+        conversation_id = self.current_id()
+        if conversation_id is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename(conversation_id))
+        menu.addAction("Export to Markdown…", lambda: self.export(conversation_id))
+        menu.addSeparator()
+        menu.addAction("Delete…", lambda: self.delete(conversation_id))
+        if position is None:
+            menu.popup(self._more.mapToGlobal(self._more.rect().bottomLeft()))
+        else:
+            from PySide6.QtCore import QPoint
+
+            assert isinstance(position, QPoint)
+            menu.popup(self.view.viewport().mapToGlobal(position))

@@ -1,0 +1,161 @@
+"""List models over plain Python lists: the documents of the library, and the collections."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import QApplication, QStyle
+
+from engine.records import DocumentRecord
+
+_Index = QModelIndex | QPersistentModelIndex
+
+STATUS_LABELS = {
+    "indexed": "indexed",
+    "failed": "failed",
+    "needs_ocr": "needs OCR",
+    "empty": "no text",
+    "skipped": "skipped",
+    "indexing": "indexing…",
+    "queued": "waiting",
+}
+PROBLEM_STATUSES = frozenset({"failed", "needs_ocr", "empty", "skipped"})
+
+
+@dataclass
+class LibraryRow:
+    """One line of the library: an indexed document, or a file the running indexing job has not reached."""
+
+    path: str
+    collection: str
+    title: str
+    status: str
+    error: str = ""
+    pages: int = 0
+    chunks: int = 0
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path) or self.path
+
+    def detail(self) -> str:
+        label = STATUS_LABELS.get(self.status, self.status)
+        if self.status == "indexed":
+            pages = f"{self.pages} page{'s' if self.pages != 1 else ''} · " if self.pages else ""
+            return f"{label} · {pages}{self.chunks} chunk{'s' if self.chunks != 1 else ''}"
+        if self.error:
+            return f"{label}: {self.error}"
+        return label
+
+
+class LibraryModel(QAbstractListModel):
+    """The documents of one collection (or all), with the running job's pending files merged in."""
+
+    PathRole = Qt.ItemDataRole.UserRole + 1
+    StatusRole = Qt.ItemDataRole.UserRole + 2
+    RowRole = Qt.ItemDataRole.UserRole + 3
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[LibraryRow] = []
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{row.name}\n{row.detail()}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [row.path, f"Collection: {row.collection}", row.detail()]
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return _status_icon(row.status)
+        if role == self.PathRole:
+            return row.path
+        if role == self.StatusRole:
+            return row.status
+        if role == self.RowRole:
+            return row
+        return None
+
+    def rows(self) -> list[LibraryRow]:
+        return list(self._rows)
+
+    def row_for(self, path: str) -> LibraryRow | None:
+        return next((r for r in self._rows if r.path == path), None)
+
+    def set_rows(self, rows: list[LibraryRow]) -> None:
+        """Replace the rows; unchanged lists leave the view (and its selection) alone."""
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+
+def merge_rows(documents: list[DocumentRecord], pending: dict[str, str], collection: str | None,
+               current: str = "") -> list[LibraryRow]:
+    """Indexed documents plus the files a running job still has to do (``pending``: path -> collection)."""
+    rows = {d.path: LibraryRow(d.path, d.collection, d.title, d.status, d.error, d.pages, d.chunks)
+            for d in documents}
+    for path, owner in pending.items():
+        if collection is not None and owner != collection:
+            continue
+        status = "indexing" if path == current else "queued"
+        existing = rows.get(path)
+        rows[path] = LibraryRow(path, owner, existing.title if existing else "", status,
+                                pages=existing.pages if existing else 0, chunks=existing.chunks if existing else 0)
+    return sorted(rows.values(), key=lambda r: (r.collection.lower(), r.path.lower()))
+
+
+_ICONS: dict[str, Any] = {}
+
+
+def _status_icon(status: str) -> Any:
+    if status in _ICONS:
+        return _ICONS[status]
+    style = QApplication.style()
+    pixmap = {
+        "indexed": QStyle.StandardPixmap.SP_DialogApplyButton,
+        "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
+        "needs_ocr": QStyle.StandardPixmap.SP_MessageBoxWarning,
+        "empty": QStyle.StandardPixmap.SP_MessageBoxWarning,
+        "skipped": QStyle.StandardPixmap.SP_MessageBoxInformation,
+        "indexing": QStyle.StandardPixmap.SP_BrowserReload,
+        "queued": QStyle.StandardPixmap.SP_FileIcon,
+    }.get(status, QStyle.StandardPixmap.SP_FileIcon)
+    icon = _ICONS[status] = style.standardIcon(pixmap)
+    return icon
+
+
+class LibraryFilter(QSortFilterProxyModel):
+    """The filter box: matches the name, path, status or reason, case-insensitively."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+
+    def set_needle(self, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+: invalidateFilter() is deprecated
+            self.beginFilterChange()
+            self._needle = text.strip().lower()
+            self.endFilterChange()
+        else:
+            self._needle = text.strip().lower()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802 - Qt's name
+        if not self._needle:
+            return True
+        model = self.sourceModel()
+        row = model.data(model.index(source_row, 0, source_parent), LibraryModel.RowRole)
+        if not isinstance(row, LibraryRow):
+            return False
+        haystack = f"{row.path} {row.title} {row.detail()}".lower()
+        return all(word in haystack for word in self._needle.split())

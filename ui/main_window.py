@@ -1,0 +1,427 @@
+"""The main window: it only builds and wires the panels (library, conversations, chat, viewer, progress)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import paths
+from engine.api import Engine
+from engine.settings import Settings
+from engine.store.index_store import DEFAULT_COLLECTION
+from ui import dialogs
+from ui.chat_panel import ChatPanel
+from ui.conversations_panel import ConversationsPanel
+from ui.first_run import FirstRunPage, missing_models_message
+from ui.indexing import IndexingController
+from ui.library_panel import LibraryPanel
+from ui.notice import NoticeBar
+from ui.progress_strip import ProgressStrip
+from ui.settings_dialog import SettingsDialog
+from ui.source_viewer import SourceViewer
+from ui.theme import app_icon
+from ui.workers import Throttle, WorkerPool
+
+MODEL_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads")
+
+
+def window_settings() -> QSettings:
+    """Window geometry lives beside the app's settings (so HUSHDOCS_HOME moves it too)."""
+    return QSettings(str(paths.settings_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    model_ready = Signal()  # the chat model is loaded: the first answer can start at once
+    model_failed = Signal(str)
+
+    def __init__(self, engine: Engine | None = None, *, watch: bool = True, preload: bool = True,
+                 close_engine: bool = True) -> None:
+        super().__init__()
+        self.engine = engine or Engine()
+        self._close_engine = close_engine
+        self._closed = False
+        self.gpu_supported: bool | None = None
+        self._pending_collection: str | None = None  # a new collection to show once it exists
+        self.setWindowTitle("Hushdocs")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        self.pool = WorkerPool(self)
+        self.pool.crashed.connect(lambda details: dialogs.show_crash(self, details))
+        self.indexing = IndexingController(self.engine, self.pool, self)
+
+        self.library = LibraryPanel(self.engine)
+        self.conversations = ConversationsPanel(self.engine)
+        self.chat = ChatPanel(self.engine, self.pool)
+        self.viewer = SourceViewer(self.pool, self.engine.settings.max_file_mb * 1024 * 1024)
+        self.viewer.hide()
+        self.progress = ProgressStrip()
+        self.notice = NoticeBar()
+        self.first_run = FirstRunPage()
+
+        self.left = QSplitter(Qt.Orientation.Vertical)
+        self.left.addWidget(self.library)
+        self.left.addWidget(self.conversations)
+        self.left.setStretchFactor(0, 3)
+        self.left.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.left)
+        self.splitter.addWidget(self.chat)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([300, 640, 520])
+        self.splitter.setChildrenCollapsible(False)
+
+        main = QWidget()
+        main_layout = QVBoxLayout(main)
+        main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.setSpacing(0)
+        main_layout.addWidget(self.notice)
+        main_layout.addWidget(self.splitter, 1)
+        main_layout.addWidget(self.progress)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(main)
+        self.pages.addWidget(self.first_run)
+        self.setCentralWidget(self.pages)
+        self.model_status = QLabel()
+        self.statusBar().addPermanentWidget(self.model_status)
+
+        self._wire()
+        self._build_menus()
+        self._restore_geometry()
+        if self._check_models() and preload:
+            self.preload_model()
+        if watch and self.pages.currentIndex() == 0:
+            self.indexing.start_watching()
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        refresh = Throttle(self._refresh_library, 200, self)  # indexing events arrive far faster than 5 Hz
+        self._refresh_throttle = refresh
+        self.indexing.library_changed.connect(refresh)
+        self.indexing.progress.connect(self.progress.update_progress)
+        self.indexing.progress.connect(lambda _event: refresh())
+        self.indexing.error.connect(self.notice.show_message)
+        self.indexing.job_finished.connect(lambda _event: refresh.flush())
+        self.progress.cancel_requested.connect(self.indexing.cancel)
+
+        self.library.add_folder_requested.connect(self.choose_folder)
+        self.library.add_files_requested.connect(self.choose_files)
+        self.library.new_collection_requested.connect(self.new_collection)
+        self.library.forget_requested.connect(self.forget)
+        self.library.rescan_requested.connect(lambda targets: self.indexing.rescan(targets, self.library.collection()))
+        self.library.delete_collection_requested.connect(self.delete_collection)
+        self.library.open_requested.connect(self.viewer.show_document)
+        self.library.open_external_requested.connect(
+            lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        self.library.collection_changed.connect(self._collection_changed)
+
+        self.chat.has_documents = self._has_documents
+        self.chat.collection = self.library.collection()
+        self.chat.citation_clicked.connect(self.viewer.show_citation)
+        self.chat.conversation_changed.connect(self.conversations.refresh)
+        self.chat.error.connect(self.notice.show_message)
+        self.chat.busy_changed.connect(
+            lambda busy: self.statusBar().showMessage("Answering…" if busy else "", 0 if busy else 2000))
+        self.conversations.selected.connect(self.chat.load_conversation)
+        self.conversations.new_requested.connect(self.new_chat)
+        self.conversations.renamed.connect(self._conversation_renamed)
+        self.conversations.deleted.connect(self._conversation_deleted)
+        self.viewer.error.connect(self.notice.show_message)
+        self.first_run.retry_requested.connect(self._retry_models)
+        self.first_run.settings_requested.connect(self.open_settings)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Add &folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Add fi&les…", self.choose_files, "Ctrl+Shift+O")
+        self._action(file_menu, "New &collection…", self.new_collection)
+        self._action(file_menu, "&Re-scan library", lambda: self.indexing.rescan(None, None), "F5")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "Ctrl+,")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, "Ctrl+Q")
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self._action(chat_menu, "&New chat", self.new_chat, QKeySequence.StandardKey.New)
+        self._action(chat_menu, "&Stop answer", self.chat.stop)
+        self._action(chat_menu, "&Export conversation…", self._export_current, "Ctrl+E")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Open &log folder", lambda: QDesktopServices.openUrl(
+            QUrl.fromLocalFile(str(paths.logs_dir()))))
+        self._action(help_menu, "&About Hushdocs", self._about)
+        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        stop.setContext(Qt.ShortcutContext.WindowShortcut)
+        stop.activated.connect(self.chat.stop)
+
+    def _action(self, menu: QMenu, text: str, slot: Callable[[], object],
+                shortcut: QKeySequence.StandardKey | str | None = None, fallback: str = "") -> QAction:
+        action = QAction(text, self)
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            # The platform's own keys; some platforms define none (Quit on plain X11), hence the fallback.
+            bindings = QKeySequence.keyBindings(shortcut) or ([QKeySequence(fallback)] if fallback else [])
+            action.setShortcuts(bindings)
+        elif shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def _check_models(self) -> bool:
+        message = missing_models_message(self.engine.settings)
+        if message:
+            self.show_first_run(message)
+            return False
+        self.pages.setCurrentIndex(0)
+        return True
+
+    def show_first_run(self, message: str) -> None:
+        self.first_run.set_reason(message)
+        self.pages.setCurrentWidget(self.first_run)
+        self.model_status.setText("Models missing")
+
+    def _retry_models(self) -> None:
+        if self._check_models():
+            self.indexing.start_watching()
+            self.preload_model()
+
+    def preload_model(self) -> None:
+        """Load the embedder and the chat model in a worker, so the first answer starts at once."""
+        engine = self.engine
+        self.model_status.setText("Loading the chat model…")
+
+        def run(_stop: threading.Event) -> bool:
+            engine.embedder()
+            engine.generator()
+            from engine.generation.llm import gpu_offload_supported
+
+            return gpu_offload_supported()
+
+        def ready(gpu: bool) -> None:
+            self.gpu_supported = gpu
+            name = os.path.basename(str(engine.settings.chat_model))
+            self.model_status.setText(f"Chat model ready: {name}")
+            self.model_ready.emit()
+
+        def failed(message: str) -> None:
+            self.model_status.setText("Chat model not loaded")
+            if missing_models_message(engine.settings):
+                self.show_first_run(message)
+            else:
+                self.notice.show_message(message)
+            self.model_failed.emit(message)
+
+        self.pool.start(run, name="model preload", on_result=ready, on_error=failed)
+
+    def apply_settings(self, new: Settings) -> None:
+        old = self.engine.settings
+        new.save()
+        self.engine.settings = new
+        if any(getattr(old, f) != getattr(new, f) for f in MODEL_SETTINGS):
+            missing = missing_models_message(new)
+            if missing:
+                self.notice.show_message(missing)
+                return
+            engine = self.engine
+            self.model_status.setText("Loading the chat model…")
+            self.pool.start(lambda _stop: engine.reload_generator(), name="model reload",
+                            on_result=lambda _none: self.preload_model(), on_error=self.notice.show_message)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.engine.settings, self.gpu_supported, self)
+        dialog.forget_everything_requested.connect(self.forget_everything)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_settings(dialog.values())
+            if self.pages.currentWidget() is self.first_run:
+                self._retry_models()
+
+    def offer_chat_model(self, path: str) -> None:
+        if dialogs.ask_yes_no(self, "Use this chat model?",
+                              f"Use {os.path.basename(path)} to write answers?\n\nThe file stays where it is."):
+            self.apply_settings(dataclasses.replace(self.engine.settings, chat_model=path))
+
+    # -- library --------------------------------------------------------------------------------
+
+    def add_paths(self, paths_: list[str], collection: str | None = None) -> None:
+        if not paths_:
+            return
+        target = collection or self.library.collection() or DEFAULT_COLLECTION
+        self.indexing.add(paths_, target)
+        self.statusBar().showMessage(f"Adding {len(paths_)} item{'s' if len(paths_) != 1 else ''} to {target}…",
+                                     4000)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
+        if folder:
+            self.add_paths([folder])
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Add files", str(Path.home()),
+                                                "Documents (*.pdf *.docx *.epub *.html *.htm *.md *.txt);;All (*)")
+        self.add_paths(files)
+
+    def new_collection(self) -> None:
+        name, ok = QInputDialog.getText(self, "New collection", "Name of the new collection:")
+        if not ok or not name.strip():
+            return
+        folder = QFileDialog.getExistingDirectory(self, f"Choose a folder for {name.strip()}", str(Path.home()))
+        if folder:
+            self.add_paths([folder], name.strip())
+            self._pending_collection = name.strip()
+        else:  # an empty collection: folders can be dropped on it later
+            self.engine.create_collection(name.strip())
+            self._after_library_change()
+
+    def forget(self, paths_: list[str]) -> None:
+        names = ", ".join(os.path.basename(p) for p in paths_[:3]) + ("…" if len(paths_) > 3 else "")
+        if dialogs.ask_yes_no(self, "Forget documents",
+                              f"Remove {names} from the index? The files themselves are not touched."):
+            self.indexing.forget(paths_)
+
+    def delete_collection(self, name: str) -> None:
+        if not dialogs.ask_yes_no(self, "Delete collection",
+                                  f"Remove the collection “{name}” and its index? Your files are not touched."):
+            return
+        engine = self.engine
+        self.pool.start(lambda _stop: engine.delete_collection(name), name="delete collection",
+                        on_result=lambda _none: self._after_library_change(), on_error=self.notice.show_message)
+
+    def forget_everything(self) -> None:
+        engine = self.engine
+        self.chat.stop()
+        self.indexing.cancel()
+
+        def run(_stop: threading.Event) -> None:
+            engine.forget_everything()
+
+        def done(_none: object) -> None:
+            self.chat.new_chat()
+            self.conversations.refresh()
+            self._after_library_change()
+            self.notice.show_message("Everything was forgotten: the library and all conversations.", error=False)
+
+        self.pool.start(run, name="forget everything", on_result=done, on_error=self.notice.show_message)
+
+    def _after_library_change(self) -> None:
+        self.library.set_collection(None)
+        self._refresh_library()
+
+    def _refresh_library(self) -> None:
+        if self._closed:
+            return
+        self.library.set_pending(self.indexing.pending, self.indexing.current)
+        self.library.refresh()
+        wanted = self._pending_collection
+        if wanted and self.library.collections.findData(wanted) >= 0:
+            self._pending_collection = None
+            self.library.set_collection(wanted)
+
+    def _has_documents(self) -> bool:
+        return any(c.document_count for c in self.engine.collections())
+
+    def _collection_changed(self, name: str | None) -> None:
+        self.chat.collection = name
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def new_chat(self) -> None:
+        self.chat.new_chat()
+        self.conversations.select(None)
+
+    def _conversation_renamed(self, conversation_id: int, title: str) -> None:
+        if self.chat.conversation_id == conversation_id:
+            self.chat.set_title(title)
+
+    def _conversation_deleted(self, conversation_id: int) -> None:
+        if self.chat.conversation_id == conversation_id:
+            self.chat.new_chat()
+
+    def _export_current(self) -> None:
+        if self.chat.conversation_id is not None:
+            self.conversations.export(self.chat.conversation_id)
+
+    # -- drag and drop --------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        if self.handle_drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def handle_drop(self, mime: QMimeData) -> bool:
+        """Folders and files join the current collection; a .gguf is offered as the chat model."""
+        dropped = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        models = [p for p in dropped if p.lower().endswith(".gguf") and os.path.isfile(p)]
+        documents = [p for p in dropped if p not in models]
+        if models:
+            self.offer_chat_model(models[0])
+        self.add_paths(documents)
+        return bool(dropped)
+
+    # -- window state ---------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        settings = window_settings()
+        for key, restore in (("geometry", self.restoreGeometry), ("state", self.restoreState),
+                             ("splitter", self.splitter.restoreState), ("left", self.left.restoreState)):
+            value = settings.value(key)
+            if isinstance(value, QByteArray):
+                restore(value)
+
+    def _save_geometry(self) -> None:
+        settings = window_settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        settings.setValue("splitter", self.splitter.saveState())
+        settings.setValue("left", self.left.saveState())
+        settings.sync()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Hushdocs",
+                          "<h3>Hushdocs</h3><p>Private, offline question answering over your own documents.</p>"
+                          "<p>Nothing leaves this computer. Licensed under the GNU AGPL v3 or later.</p>")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every worker and the watcher, save the window's state, then close the engine."""
+        if self._closed:
+            return
+        self._closed = True
+        self._save_geometry()
+        self.chat.stop()
+        self.indexing.cancel()
+        self.indexing.stop_watching()
+        self.pool.shutdown()
+        if self._close_engine:
+            self.engine.close()

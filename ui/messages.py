@@ -1,0 +1,162 @@
+"""The widgets of one exchange: the question, and an answer with citation links, sources, copy and retry."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QPalette, QResizeEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
+
+from engine.records import Citation
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def link_citations(text: str, citations: list[Citation]) -> str:
+    """Turn the answer's [n] markers into links (cite:n) for the citations that exist."""
+    known = {c.n for c in citations}
+
+    def replace(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return f"[\\[{n}\\]](cite:{n})" if n in known else match.group(0)
+
+    return _MARKER.sub(replace, text)
+
+
+def source_label(citation: Citation) -> str:
+    name = os.path.basename(citation.path)
+    title = citation.title.strip()
+    if title and len(title) <= 60 and title.lower() not in name.lower():  # a real title, not a first line
+        name += f" ({title})"
+    where = f", page {citation.page}" if citation.page else ""
+    section = f" · {citation.section}" if citation.section else ""
+    return f"{name}{where}{section}"
+
+
+class AutoHeightBrowser(QTextBrowser):
+    """A read-only rich text view as tall as its content (the chat's scroll area does the scrolling)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)
+        self.document().documentLayout().documentSizeChanged.connect(lambda _size: self._fit())
+
+    def _fit(self) -> None:
+        self.document().setTextWidth(self.viewport().width())
+        height = int(self.document().size().height()) + 2 * self.frameWidth() + 4
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().sizeHint().width(), self.height())
+
+
+class QuestionView(QFrame):
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        label = QLabel(f"<b>You</b><br>{html.escape(text).replace(chr(10), '<br>')}")
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text = text
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(label)
+
+
+class AnswerView(QFrame):
+    """One answer: streamed Markdown (repainted by the chat panel at ~10 Hz), then citations and sources."""
+
+    citation_clicked = Signal(object)  # Citation
+    retry_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = ""
+        self.citations: list[Citation] = []
+        self.finished = False
+        header = QLabel("<b>Hushdocs</b>")
+        self.status = QLabel()
+        self.status.setEnabled(False)  # secondary text in either colour scheme
+        self.body = AutoHeightBrowser()
+        self.body.anchorClicked.connect(self._anchor_clicked)
+        self.sources = QLabel()
+        self.sources.setWordWrap(True)
+        self.sources.setTextFormat(Qt.TextFormat.RichText)
+        self.sources.linkActivated.connect(lambda link: self._anchor_clicked(QUrl(link)))
+        self.sources.hide()
+        self.copy_button = QPushButton("Copy answer")
+        self.copy_button.clicked.connect(self.copy)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.clicked.connect(self.retry_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.retry_button)
+        self.copy_button.hide()
+        self.retry_button.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.addWidget(header)
+        layout.addWidget(self.body)
+        layout.addWidget(self.sources)
+        layout.addLayout(buttons)
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_streaming_text(self, text: str) -> None:
+        self.text = text
+        self.body.setMarkdown(text + " ▍")
+
+    def finish(self, text: str, citations: list[Citation], *, notice: str = "", stopped: bool = False,
+               can_retry: bool = True) -> None:
+        self.finished = True
+        self.text = text
+        self.citations = list(citations)
+        self.body.setMarkdown(link_citations(text, self.citations) if text else "*(no answer)*")
+        if self.citations:
+            items = "".join(f'<div><a href="cite:{c.n}">[{c.n}]</a> {html.escape(source_label(c))}</div>'
+                            for c in self.citations)
+            self.sources.setText(f"<b>Sources</b>{items}")
+            self.sources.show()
+        status = "Stopped." if stopped else ("" if self.citations or not notice else "No sources for this answer.")
+        self.status.setText(status)
+        self.copy_button.show()
+        self.retry_button.setVisible(can_retry)
+
+    def show_error(self, message: str) -> None:
+        self.finished = True
+        self.body.setMarkdown(f"**Could not answer:** {message}")
+        self.status.setText("")
+        self.retry_button.show()
+
+    def citation(self, n: int) -> Citation | None:
+        return next((c for c in self.citations if c.n == n), None)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text)
+
+    def _anchor_clicked(self, url: QUrl) -> None:
+        if url.scheme() == "cite":
+            try:
+                citation = self.citation(int(url.path()))
+            except ValueError:
+                return
+            if citation is not None:
+                self.citation_clicked.emit(citation)

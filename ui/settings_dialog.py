@@ -1,0 +1,165 @@
+"""Settings: chat model, context, GPU layers, threads, temperature, passages; what is installed where."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import paths
+from engine.settings import Settings
+from ui import dialogs
+
+ADD_GGUF = "__add_gguf__"
+
+
+def chat_model_choices(current: str) -> list[tuple[str, str]]:
+    """(label, setting) for every installed catalogue chat model, plus the current custom file."""
+    from models import locate
+    from models.catalogue import chat_models
+
+    choices = [(m.title, m.name) for m in chat_models() if locate.is_installed(m)]
+    if current and current not in {value for _, value in choices}:
+        missing = not current.lower().endswith(".gguf")
+        label = f"{current} (not installed)" if missing else f"{os.path.basename(current)} (your file)"
+        choices.append((label, current))
+    return choices
+
+
+class SettingsDialog(QDialog):
+    forget_everything_requested = Signal()
+
+    def __init__(self, settings: Settings, gpu_supported: bool | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.original = settings
+        self.model = QComboBox()
+        for label, value in chat_model_choices(settings.chat_model):
+            self.model.addItem(label, value)
+        self.model.addItem("Add GGUF file…", ADD_GGUF)
+        self.model.setCurrentIndex(max(self.model.findData(settings.chat_model), 0))
+        self.model.activated.connect(self._model_activated)
+
+        self.context = QSpinBox()
+        self.context.setRange(1024, 131072)
+        self.context.setSingleStep(1024)
+        self.context.setSuffix(" tokens")
+        self.context.setValue(settings.context_size)
+
+        self.gpu_layers = QSpinBox()
+        self.gpu_layers.setRange(-1, 999)
+        self.gpu_layers.setSpecialValueText("all layers")
+        self.gpu_layers.setValue(settings.gpu_layers)
+        if gpu_supported is None:
+            gpu_text = "GPU support: not checked yet (the chat model is still loading)"
+        elif gpu_supported:
+            gpu_text = "GPU support: found in this build of llama.cpp (-1 offloads every layer)"
+        else:
+            gpu_text = "GPU support: none in this build of llama.cpp; answers run on the CPU"
+            self.gpu_layers.setEnabled(False)
+        gpu_label = QLabel(gpu_text)
+        gpu_label.setWordWrap(True)
+        gpu_label.setEnabled(False)
+
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(os.cpu_count() or 1, 1) * 2)
+        self.threads.setSpecialValueText(f"automatic ({os.cpu_count() or 1})")
+        self.threads.setValue(settings.threads)
+
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(settings.temperature)
+
+        self.passages = QSpinBox()
+        self.passages.setRange(1, 12)
+        self.passages.setValue(settings.passages)
+
+        form = QFormLayout()
+        form.addRow("Chat model:", self.model)
+        form.addRow("Context size:", self.context)
+        form.addRow("GPU layers:", self.gpu_layers)
+        form.addRow("", gpu_label)
+        form.addRow("CPU threads:", self.threads)
+        form.addRow("Temperature:", self.temperature)
+        form.addRow("Passages per answer:", self.passages)
+
+        from models.catalogue import EMBEDDER
+
+        about = QGroupBox("Where things are")
+        about_form = QFormLayout(about)
+        embedder = QLabel(EMBEDDER.title)
+        embedder.setWordWrap(True)
+        about_form.addRow("Embedding model:", embedder)
+        data = QLabel(f'<a href="{QUrl.fromLocalFile(str(paths.data_dir())).toString()}">{paths.data_dir()}</a>')
+        data.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        data.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
+        data.setWordWrap(True)
+        about_form.addRow("Data folder:", data)
+        models_label = QLabel(str(paths.models_dir()))
+        models_label.setWordWrap(True)
+        models_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        about_form.addRow("Models folder:", models_label)
+        self.forget = QPushButton("Forget everything…")
+        self.forget.setToolTip("Remove every collection, the whole index and all conversations "
+                               "(your files are not touched)")
+        self.forget.clicked.connect(self._forget)
+        about_form.addRow("", self.forget)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(about)
+        layout.addWidget(buttons)
+
+    def values(self) -> Settings:
+        chosen = self.model.currentData()
+        return dataclasses.replace(
+            self.original,
+            chat_model=str(chosen) if chosen and chosen != ADD_GGUF else self.original.chat_model,
+            context_size=self.context.value(), gpu_layers=self.gpu_layers.value(), threads=self.threads.value(),
+            temperature=round(self.temperature.value(), 2), passages=self.passages.value())
+
+    def add_gguf(self, path: str) -> None:
+        """Use a .gguf file the user picked (or dropped) as the chat model."""
+        index = self.model.findData(path)
+        if index < 0:
+            self.model.insertItem(self.model.count() - 1, f"{Path(path).name} (your file)", path)
+            index = self.model.findData(path)
+        self.model.setCurrentIndex(index)
+
+    def _model_activated(self, index: int) -> None:
+        if self.model.itemData(index) != ADD_GGUF:
+            return
+        name, _ = QFileDialog.getOpenFileName(self, "Choose a chat model", str(Path.home()), "GGUF models (*.gguf)")
+        if name:
+            self.add_gguf(name)
+        else:
+            self.model.setCurrentIndex(max(self.model.findData(self.original.chat_model), 0))
+
+    def _forget(self) -> None:
+        if dialogs.ask_yes_no(self, "Forget everything",
+                              "Remove every collection, the whole index and all conversations?\n\n"
+                              "Your own files are not touched. This cannot be undone."):
+            self.forget_everything_requested.emit()
+            self.reject()

@@ -1,0 +1,129 @@
+"""Run engine work off the UI thread (superqt-style workers: a QRunnable plus a signals QObject).
+
+A worker never touches a widget: it only emits signals, which Qt queues to the UI thread because the
+signals object lives there. ``stop()`` sets a ``threading.Event`` that the engine generators check
+between yields, so cancelling is an ordinary outcome, not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+
+from engine.errors import HushdocsError
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSignals(QObject):
+    yielded = Signal(object)  # one item of a generator
+    returned = Signal(object)  # the result of a function (None for a generator)
+    failed = Signal(str)  # a known error's message (HushdocsError): show it, carry on
+    crashed = Signal(str)  # an unexpected error's traceback: a bug, logged and shown as a crash
+    finished = Signal()  # always last, whatever happened
+
+
+class Worker(QRunnable):
+    """Calls ``function(stop_event)``; if it returns an iterator, each item is emitted as ``yielded``."""
+
+    def __init__(self, function: Callable[[threading.Event], Any], name: str = "worker") -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # Python keeps the reference; Qt must not delete it under us
+        self.function = function
+        self.name = name
+        self.stop_event = threading.Event()
+        self.signals = WorkerSignals()
+        self.done = threading.Event()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        try:
+            result = self.function(self.stop_event)
+            if isinstance(result, Iterator):
+                for item in result:
+                    self.signals.yielded.emit(item)
+                result = None
+            self.signals.returned.emit(result)
+        except HushdocsError as error:
+            log.warning("%s: %s", self.name, error)
+            self.signals.failed.emit(str(error))
+        except Exception:  # noqa: BLE001 - a bug: logged with its traceback and shown, never swallowed
+            text = traceback.format_exc()
+            logging.getLogger("crash").critical("uncaught exception in %s\n%s", self.name, text)
+            self.signals.crashed.emit(text)
+        finally:
+            self.done.set()
+            self.signals.finished.emit()
+
+
+class WorkerPool(QObject):
+    """The app's own thread pool: it knows its workers, so closing stops and waits for all of them."""
+
+    crashed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 6) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        # Indexing, the watcher's follow-up, model loading, an answer and page rendering may all run at once.
+        self._pool.setMaxThreadCount(max_threads)
+        self._workers: set[Worker] = set()
+
+    def start(self, function: Callable[[threading.Event], Any], *, name: str = "worker",
+              on_item: Callable[[Any], None] | None = None, on_result: Callable[[Any], None] | None = None,
+              on_error: Callable[[str], None] | None = None,
+              on_finished: Callable[[], None] | None = None) -> Worker:
+        worker = Worker(function, name)
+        if on_item is not None:
+            worker.signals.yielded.connect(on_item)
+        if on_result is not None:
+            worker.signals.returned.connect(on_result)
+        if on_error is not None:
+            worker.signals.failed.connect(on_error)
+        worker.signals.crashed.connect(self.crashed)
+        if on_finished is not None:
+            worker.signals.finished.connect(on_finished)
+        worker.signals.finished.connect(lambda: self._workers.discard(worker))
+        self._workers.add(worker)
+        self._pool.start(worker)
+        return worker
+
+    def busy(self) -> bool:
+        return bool(self._workers)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop every worker and wait for the threads (called at close, before the engine closes)."""
+        for worker in list(self._workers):
+            worker.stop()
+            worker.signals.blockSignals(True)  # nothing may reach widgets that are closing
+        return bool(self._pool.waitForDone(timeout_ms))
+
+
+class Throttle(QObject):
+    """Calls ``callback`` at most every ``interval_ms`` (~10 Hz): the first call soon, the last call always."""
+
+    def __init__(self, callback: Callable[[], None], interval_ms: int = 100, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._callback = callback
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._fire)
+
+    def __call__(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self._fire()
+
+    def _fire(self) -> None:
+        self._callback()
