@@ -250,3 +250,21 @@ def test_progress_events_and_cancel_between_files(tmp_path: Path, indexer: Index
     assert_consistent(store)
     last, _events = run(indexer.sync())  # resumes with the four left
     assert last.files_total == 4 and last.summary["indexed"] == 4
+
+
+def test_vector_search_follows_additions_and_deletions(tmp_path: Path, indexer: Indexer, store: IndexStore,
+                                                       embedder) -> None:  # type: ignore[no-untyped-def]
+    from engine.retrieval.search import Retriever
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "owls.md").write_text("# Owls\n\nOwls hunt small mammals at night.")
+    run(indexer.add([folder]))
+    retriever = Retriever(store.conn, embedder)
+    assert retriever.search("nocturnal birds of prey", k=1, mode="dense")[0].path.endswith("owls.md")
+    (folder / "tides.md").write_text("# Tides\n\nThe moon's gravity raises ocean tides twice a day.")
+    run(indexer.sync())  # an append: the in-memory binary copy takes the new rows
+    assert retriever.search("why does the sea level rise and fall", k=1, mode="dense")[0].path.endswith("tides.md")
+    (folder / "tides.md").unlink()
+    run(indexer.sync())  # a deletion: the copy is reloaded, no vector of a forgotten file comes back
+    assert all(not h.path.endswith("tides.md") for h in retriever.search("ocean tides", k=5, mode="dense"))

@@ -2,8 +2,8 @@
 
 - Keyword: FTS5 BM25 over every word of the query, each quoted (user punctuation can never be
   FTS syntax), joined with OR so a question's words need not all appear.
-- Vector: Hamming KNN over the binary-quantised copy in vec0 (cheap, coarse), then exact cosine on
-  the float vectors of those candidates (measured: bit KNN at 100k is ~20x faster than float KNN).
+- Vector: Hamming distance over the binary-quantised copy of the vectors (vec0, held in memory by
+  binary_index.py: cheap and coarse), then exact cosine on the float vectors of those candidates.
 - Reciprocal rank fusion (k=60) of the two lists; then neighbouring chunks of one document on one
   page are merged into one passage.
 """
@@ -20,11 +20,11 @@ import numpy as np
 
 from engine.embedding.embedder import Embedder
 from engine.records import Hit
+from engine.retrieval.binary_index import binary_index_for
 from engine.store.db import rows
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 RRF_K = 60
-MAX_KNN = 4096  # sqlite-vec's limit on k
 
 # Words that carry no topic; dropping them keeps BM25 on the words that matter.
 STOPWORDS = frozenset(
@@ -109,16 +109,10 @@ class Retriever:
     def dense_ids(self, query_vector: np.ndarray, n: int, collection_id: int | None = None,
                   document_id: int | None = None) -> list[tuple[int, float]]:
         """(chunk id, cosine), best first: Hamming KNN for candidates, exact cosine to rank them."""
-        candidates = min(MAX_KNN, max(n * self.oversample, 50) * (4 if document_id is not None else 1))
-        sql = "SELECT rowid FROM chunk_bits WHERE embedding MATCH vec_bit(?) AND k = ?"
-        args: list[object] = [quantise(query_vector).tobytes(), candidates]
-        if collection_id is not None:
-            sql += " AND collection_id = ?"
-            args.append(collection_id)
-        try:
-            ids = [int(r[0]) for r in rows(self.conn, sql, args)]
-        except apsw.SQLError:  # no chunk_bits table yet: nothing was ever indexed
-            return []
+        index = binary_index_for(self.conn)
+        # Binary codes blur near neighbours together as the index grows: re-score more of them.
+        candidates = max(n * self.oversample, 100, len(index.ids) // 500) * (4 if document_id is not None else 1)
+        ids = index.nearest(quantise(query_vector), candidates, collection_id)
         if document_id is not None and ids:
             marks = ",".join("?" * len(ids))
             keep = {int(r[0]) for r in rows(self.conn, f"SELECT id FROM chunks WHERE id IN ({marks}) "

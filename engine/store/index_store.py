@@ -172,6 +172,7 @@ class IndexStore:
                                   (chunk_id, vector.astype(np.float32).tobytes()))
                 self.conn.execute("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), ?)",
                                   (chunk_id, bit.tobytes(), doc.collection_id))
+            self._bump("index_generation")
         return doc_id
 
     def record_failure(self, doc: NewDocument, status: str, error: str) -> int:
@@ -236,8 +237,15 @@ class IndexStore:
         )
         return int(scalar(self.conn, "SELECT id FROM documents WHERE path = ?", (doc.path,)))
 
+    def _bump(self, counter: str) -> None:
+        """Tell in-memory copies of the vectors (retrieval/binary_index.py) that the index changed."""
+        set_meta(self.conn, counter, str(int(get_meta(self.conn, counter) or 0) + 1))
+
     def _delete_chunks(self, doc_id: int) -> None:
         ids = [int(r[0]) for r in rows(self.conn, "SELECT id FROM chunks WHERE document_id = ?", (doc_id,))]
+        if ids:
+            self._bump("index_deletions")
+            self._bump("index_generation")
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))

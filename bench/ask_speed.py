@@ -1,0 +1,117 @@
+"""`ask` speed with the default model: time to first token and tokens/s, against raw llama.cpp.
+
+    .venv/bin/python -m bench.ask_speed            # 12 squad-dev questions, 2 threads, interleaved rounds
+
+For each question the full `Engine.ask` path (retrieval, prompt assembly, chat template, streaming)
+is timed, then the same prompt text (the chat template applied to the same messages) is run through
+llama.cpp's own decode loop (`Llama.generate`: evaluate the prompt, then sample token by token) for
+the same number of tokens. The KV cache is cleared before each run so neither side reuses the
+other's prompt. The Python layer's cost is the difference in decode speed and in prompt time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--questions", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", help="chat model (catalogue name or .gguf path)")
+    args = parser.parse_args(argv)
+
+    from engine import paths
+
+    os.environ.setdefault("HUSHDOCS_MODELS", str(paths.models_dir()))
+    home = Path(tempfile.mkdtemp(prefix="hushdocs-bench-ask-"))
+    os.environ["HUSHDOCS_HOME"] = str(home)
+    from bench.squad import load_squad, write_article_pdfs
+    from engine.api import Engine
+    from engine.generation.llm import LlamaGenerator
+    from engine.generation.prompt import answer_messages, fit_passages
+    from engine.settings import Settings
+
+    settings = Settings(temperature=0.0, threads=args.threads)
+    if args.model:
+        settings.chat_model = args.model
+    engine = Engine(settings)
+    articles, questions = load_squad()
+    list(engine.index(write_article_pdfs(articles, home / "corpus"), "squad"))
+    generator = engine.generator()
+    assert isinstance(generator, LlamaGenerator)
+    llm = generator._llm  # the benchmark drives llama.cpp's own loop on the very same model object
+    picked = random.Random(5).sample([q for q in questions if not q.impossible], args.questions)
+
+    rows = []
+    for question in picked:
+        llm.reset()
+        started = time.perf_counter()
+        first = None
+        pieces = 0
+        for event in engine.ask(question.text):
+            if event.kind == "token":
+                pieces += 1
+                first = first or time.perf_counter()
+            elif event.kind == "done":
+                answer = event.answer
+        end = time.perf_counter()
+        assert answer is not None
+        if first is None or not answer.passages:
+            continue
+        hits = engine.search(question.text, k=max(settings.passages * 2, 8))
+        passages = fit_passages(question.text, hits, generator.count_tokens,
+                                generator.n_ctx - settings.max_answer_tokens - 64)[: settings.passages]
+        prompt = generator.apply_template(answer_messages(question.text, passages))
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        generated = generator.count_tokens(answer.text) if pieces else 0
+        wanted = max(pieces, 8)
+        llm.reset()
+        raw_started = time.perf_counter()
+        raw_first = None
+        produced = 0
+        for _token in llm.generate(tokens, temp=0.0, reset=True):
+            raw_first = raw_first or time.perf_counter()
+            produced += 1
+            if produced >= wanted:
+                break
+        raw_end = time.perf_counter()
+        assert raw_first is not None
+        ask_ttft = (first - started) * 1000
+        ask_rate = (pieces - 1) / (end - first) if pieces > 1 and end > first else float("nan")
+        raw_ttft = (raw_first - raw_started) * 1000
+        raw_rate = (produced - 1) / (raw_end - raw_first) if produced > 1 else float("nan")
+        rows.append((len(tokens), ask_ttft, answer.timings.get("retrieval_ms", 0.0), raw_ttft, ask_rate, raw_rate,
+                     generated))
+        print(f"prompt {len(tokens):>5} tok | ask first token {ask_ttft:>6.0f} ms (retrieval "
+              f"{answer.timings.get('retrieval_ms', 0):.0f}) | raw prompt eval+first {raw_ttft:>6.0f} ms | "
+              f"decode ask {ask_rate:5.1f} tok/s raw {raw_rate:5.1f} tok/s", flush=True)
+    engine.close()
+    if not rows:
+        print("no answered question to time")
+        return 1
+
+    def median(index: int) -> float:
+        return statistics.median(r[index] for r in rows if r[index] == r[index])
+
+    print(f"\n{len(rows)} questions, {args.threads} threads, model {generator.name}")
+    print(f"prompt tokens p50:                 {median(0):.0f}")
+    print(f"ask: first token p50 / p95:        {median(1):.0f} / "
+          f"{sorted(r[1] for r in rows)[int(0.95 * (len(rows) - 1))]:.0f} ms (goal 1500), retrieval p50 "
+          f"{median(2):.0f} ms")
+    print(f"raw llama.cpp: prompt + first p50: {median(3):.0f} ms")
+    print(f"decode p50: ask {median(4):.1f} tok/s, raw {median(5):.1f} tok/s, ratio {median(4) / median(5):.3f}")
+    print(f"first-token overhead of the Python layer p50: {median(1) - median(3):.0f} ms "
+          f"({(median(1) - median(3)) / median(3) * 100:.1f}% of raw)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
