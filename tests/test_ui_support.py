@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pymupdf
 import pytest
 from pytestqt.qtbot import QtBot
 
 from engine.api import Engine
 from engine.settings import Settings
+from tests.support.documents import write_pdf
 from ui.main_window import MainWindow
 
 LIGHTHOUSE = ("The lighthouse keeper of Brannock Island is Morwenna Tallis. She has kept the Brannock light "
@@ -25,16 +25,6 @@ PAGES = [
 ]
 NOTES = ("# Garden notes\n\nThe quince tree in the north corner was planted in 2011.\n\n"
          "## Watering\n\nThe tomatoes need water every second evening in July, never at noon.\n")
-
-
-def write_pdf(path: Path, pages: list[str]) -> Path:
-    document = pymupdf.open()
-    for text in pages:
-        page = document.new_page()
-        page.insert_textbox(pymupdf.Rect(56, 56, 540, 790), text, fontsize=11)
-    document.save(path)
-    document.close()
-    return path
 
 
 @pytest.fixture
