@@ -31,11 +31,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def cmd_search(args: argparse.Namespace) -> int:
     from engine.api import Engine
 
-    engine = Engine()
-    try:
+    with Engine() as engine:
         hits = engine.search(args.query, k=args.k, collection=args.collection, mode=args.mode)
-    finally:
-        engine.close()
     if args.json:
         print_json([{"rank": rank, "path": h.path, "page": h.page, "section": h.section or None, "start": h.start,
                      "end": h.end, "score": round(h.score, 6), "similarity": round(h.similarity, 4), "text": h.text}

@@ -115,32 +115,23 @@ def _cancellable(run: object) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    engine = _engine()
     missing = [p for p in args.paths if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"hushdocs: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return 1
     cancel = threading.Event()
-    try:
+    with _engine() as engine:
         return _cancellable(lambda: _run_indexing(engine.index(args.paths, args.collection, cancel), args.json))
-    finally:
-        engine.close()
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    engine = _engine()
-    try:
+    with _engine() as engine:
         return _cancellable(lambda: _run_indexing(engine.sync(collection=args.collection), args.json))
-    finally:
-        engine.close()
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    engine = _engine()
-    try:
+    with _engine() as engine:
         documents = engine.documents(args.collection)
-    finally:
-        engine.close()
     if args.json:
         print_json([{"id": d.id, "collection": d.collection, "path": d.path, "kind": d.kind, "title": d.title,
                      "status": d.status, "error": d.error or None, "pages": d.pages, "chunks": d.chunks,
@@ -156,11 +147,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    engine = _engine()
-    try:
+    with _engine() as engine:
         removed = engine.forget(args.paths)
-    finally:
-        engine.close()
     if args.json:
         print_json({"removed": removed})
     else:
@@ -169,11 +157,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_collections(args: argparse.Namespace) -> int:
-    engine = _engine()
-    try:
+    with _engine() as engine:
         collections = engine.collections()
-    finally:
-        engine.close()
     if args.json:
         print_json([{"name": c.name, "documents": c.document_count, "roots": c.roots} for c in collections])
         return 0
@@ -186,20 +171,17 @@ def cmd_collections(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    engine = _engine()
     print("watching the collections' folders; Ctrl+C stops")
-    stop = threading.Event()
 
     def report(event: IndexProgress) -> None:
         if event.outcome is not None:
             _print_outcome(event.outcome, live=False)
 
-    try:
-        _run_indexing(engine.sync(), as_json=False)
-        engine.start_watching(report)
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.close()
+    with _engine() as engine:
+        try:
+            _run_indexing(engine.sync(), as_json=False)
+            engine.start_watching(report)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
     return 0

@@ -22,6 +22,7 @@ from engine.generation.answer import Answerer, AnswerEvent
 from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator
 from engine.generation.models import resolve_chat_model
 from engine.ingest.sync import Indexer, IndexProgress
+from engine.ingest.watcher import FolderWatcher
 from engine.records import Collection, DocumentRecord, Hit
 from engine.retrieval.search import Retriever, SearchMode
 from engine.settings import Settings
@@ -42,7 +43,7 @@ class Engine:
         self._generator = generator
         self._model_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._watcher: object | None = None
+        self._watcher: FolderWatcher | None = None
         self._connections: list[apsw.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
@@ -150,8 +151,6 @@ class Engine:
 
     def start_watching(self, on_progress: Callable[[IndexProgress], None] | None = None) -> None:
         """Follow changes in every collection's folders until ``stop_watching``; progress goes to the callback."""
-        from engine.ingest.watcher import FolderWatcher
-
         def changed(changed_paths: set[str]) -> None:
             if self._closed:
                 return
@@ -165,16 +164,12 @@ class Engine:
 
     def refresh_watches(self) -> None:
         """Watch the current roots (call after adding or forgetting folders)."""
-        from engine.ingest.watcher import FolderWatcher
-
-        if isinstance(self._watcher, FolderWatcher):
+        if self._watcher is not None:
             roots = [root for _, root in self.store().roots()]
             self._watcher.watch([(r, True) if os.path.isdir(r) else (os.path.dirname(r), False) for r in roots])
 
     def stop_watching(self) -> None:
-        from engine.ingest.watcher import FolderWatcher
-
-        if isinstance(self._watcher, FolderWatcher):
+        if self._watcher is not None:
             self._watcher.stop()
         self._watcher = None
 
@@ -194,6 +189,12 @@ class Engine:
         yield from answerer.ask(question, history=history, collection=collection, stop=stop)
 
     # -- shutdown -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self._closed = True

@@ -107,9 +107,9 @@ class Answerer:
         """The question rewritten to stand alone (for retrieval), when there is a conversation."""
         if not history:
             return question
-        pieces = list(generator.stream_chat(condense_messages(question, history), max_tokens=64, temperature=0.0,
-                                            stop=stop))
-        rewritten = "".join(pieces).strip().strip('"').splitlines()[0].strip() if "".join(pieces).strip() else ""
+        reply = "".join(generator.stream_chat(condense_messages(question, history), max_tokens=64, temperature=0.0,
+                                              stop=stop)).strip().strip('"')
+        rewritten = reply.splitlines()[0].strip() if reply else ""
         if not rewritten or len(rewritten) > 4 * len(question) + 200:
             return f"{history[-1][0]} {question}"  # fall back: the previous question gives the topic
         return rewritten

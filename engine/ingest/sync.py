@@ -142,11 +142,9 @@ class Indexer:
         removed = 0
         states = self.store.file_states()
         for target in (normalise(p) for p in paths):
-            for root_collection, root in self.store.roots():
+            for _, root in self.store.roots():
                 if under(root, target):
                     self.store.remove_root(root)
-                elif under(target, root):
-                    log.info("forgetting %s inside root %s of collection %d", target, root, root_collection)
             for path, state in states.items():
                 if under(path, target):
                     self.store.delete_document(state.id)
@@ -295,18 +293,18 @@ class Indexer:
         if not chunks:
             self.store.record_failure(new_document, EMPTY, "no text in this document")
             return FileOutcome(candidate.path, "failed", EMPTY, "no text in this document")
-        vectors = self._vectors_for(chunks, cancel)
+        hashes = [text_hash(c.text) for c in chunks]
+        vectors = self._vectors_for(chunks, hashes, cancel)
         if vectors is None:
             return None
         matrix, embedded = vectors
-        self.store.write_document(new_document, chunks, matrix, [text_hash(c.text) for c in chunks])
+        self.store.write_document(new_document, chunks, matrix, hashes)
         return FileOutcome(candidate.path, "indexed", INDEXED, pages=len(document.pages), chunks=len(chunks),
                            embedded=embedded)
 
-    def _vectors_for(self, chunks: Sequence[ChunkSpan],
+    def _vectors_for(self, chunks: Sequence[ChunkSpan], hashes: Sequence[str],
                      cancel: threading.Event | None) -> tuple[np.ndarray, int] | None:
         """Vectors for every chunk: reused where the text is already indexed, embedded otherwise."""
-        hashes = [text_hash(c.text) for c in chunks]
         known = self.store.reusable_vectors(hashes)
         matrix = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         missing = [i for i, h in enumerate(hashes) if h not in known]

@@ -143,9 +143,12 @@ class Retriever:
         pool = max(k * 4, 20)
         query_vector = self.embedder.embed([query])[0]
         ranked: dict[int, dict[str, int]] = {}
+        similarity: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
-            for rank, (chunk_id, _) in enumerate(self.dense_ids(query_vector, pool, collection_id, document_id)):
+            dense = self.dense_ids(query_vector, pool, collection_id, document_id)
+            for rank, (chunk_id, cosine) in enumerate(dense):
                 ranked.setdefault(chunk_id, {})["dense"] = rank + 1
+                similarity[chunk_id] = cosine
         if mode in ("hybrid", "keyword"):
             for rank, chunk_id in enumerate(self.keyword_ids(query, pool, collection_id, document_id)):
                 ranked.setdefault(chunk_id, {})["keyword"] = rank + 1
@@ -153,7 +156,7 @@ class Retriever:
             return []
         fused = sorted(ranked, key=lambda cid: -sum(1.0 / (RRF_K + r) for r in ranked[cid].values()))
         top = fused[: k * 2 if merge else k]
-        similarity = dict(self.rescore(query_vector, top))
+        similarity.update(self.rescore(query_vector, [cid for cid in top if cid not in similarity]))
         chunk_rows = self._chunk_rows(top)
         hits = [self._hit(chunk_rows[cid], sum(1.0 / (RRF_K + r) for r in ranked[cid].values()),
                           similarity.get(cid, 0.0), ranked[cid]) for cid in top if cid in chunk_rows]

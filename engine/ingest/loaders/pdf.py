@@ -144,32 +144,33 @@ def reading_order(blocks: list[_Block]) -> list[_Block]:
     return ordered
 
 
+def _sweep(blocks: list[_Block], vertical: bool, slack: float) -> list[list[_Block]]:
+    """Blocks grouped along one axis: a block joins the current group when it starts before the group's
+    far edge plus ``slack``; otherwise it opens the next group."""
+    def span(b: _Block) -> tuple[float, float, float]:
+        return (b.y0, b.y1, b.x0) if vertical else (b.x0, b.x1, b.y0)
+
+    groups: list[list[_Block]] = []
+    edge = float("-inf")
+    for block in sorted(blocks, key=lambda b: (span(b)[0], span(b)[2])):
+        start, end, _ = span(block)
+        if groups and start < edge + slack:
+            groups[-1].append(block)
+            edge = max(edge, end)
+        else:
+            groups.append([block])
+            edge = end
+    return groups
+
+
 def _bands(blocks: list[_Block]) -> list[list[_Block]]:
     """Blocks grouped into horizontal bands separated by vertical gaps, top to bottom."""
-    bands: list[list[_Block]] = []
-    bottom = float("-inf")
-    for block in sorted(blocks, key=lambda b: (b.y0, b.x0)):
-        if bands and block.y0 < bottom - _BAND_OVERLAP:
-            bands[-1].append(block)
-            bottom = max(bottom, block.y1)
-        else:
-            bands.append([block])
-            bottom = block.y1
-    return bands
+    return _sweep(blocks, vertical=True, slack=-_BAND_OVERLAP)
 
 
 def _columns(blocks: list[_Block]) -> list[list[_Block]]:
     """Blocks grouped into columns separated by horizontal gaps, left to right."""
-    columns: list[list[_Block]] = []
-    right = float("-inf")
-    for block in sorted(blocks, key=lambda b: (b.x0, b.y0)):
-        if columns and block.x0 < right + _MIN_GUTTER:
-            columns[-1].append(block)
-            right = max(right, block.x1)
-        else:
-            columns.append([block])
-            right = block.x1
-    return columns
+    return _sweep(blocks, vertical=False, slack=_MIN_GUTTER)
 
 
 def _mergeable(previous: list[_Block], band: list[_Block], group: list[_Block]) -> bool:
