@@ -32,7 +32,7 @@ def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str
     for mode in ("dense", "keyword", "hybrid"):
         ranks = []
         for question in answerable:
-            hits = retriever.search(question.text, k=10, mode=mode, merge=False)  # type: ignore[arg-type]
+            hits = retriever.search(question.text, k=10, mode=mode, merge=False)
             rank = next((i + 1 for i, h in enumerate(hits) if chunk_holds_answer(h.text, question)), None)
             ranks.append(rank)
         n = len(ranks)
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--model", help="chat model (catalogue name or .gguf path); default: the default model")
     parser.add_argument("--passages", type=int, help="passages per answer (default: settings)")
+    parser.add_argument("--passage-tokens", type=int, help="focus passages to this many tokens (0: whole)")
     parser.add_argument("--show-failures", type=int, default=0, help="print this many wrong answers")
     args = parser.parse_args(argv)
 
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.chat_model = args.model
     if args.passages:
         settings.passages = args.passages
+    if args.passage_tokens is not None:
+        settings.passage_tokens = args.passage_tokens
     engine = Engine(settings)
     started = time.perf_counter()
     pdfs = write_article_pdfs(articles, home / "corpus")
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mode:<8} {r1:>9.3f} {r5:>9.3f} {r10:>10.3f} {mrr:>8.3f}")
     if args.answers not in ("0", ""):
         sample = None if args.answers == "all" else int(args.answers)
-        print(f"\nanswers with {engine.chat_model_path().name}, {settings.passages} passages, temperature 0")
+        print(f"\nanswers with {engine.chat_model_path().name}, {settings.passages} passages focused to "
+              f"{settings.passage_tokens or 'whole'} tokens, temperature 0")
         result = answer_table(engine, questions, sample, args.seed)
         print(f"answerable answered right:      {result['right']:.3f}  (of {result['answerable']})")
         print(f"answerable wrongly declined:    {result['wrongly_declined']:.3f}")

@@ -27,7 +27,8 @@ def synthetic_vectors(bases: np.ndarray, n: int, rng: np.random.Generator) -> np
     first = bases[rng.integers(0, len(bases), n)]
     second = bases[rng.integers(0, len(bases), n)]
     weight = rng.uniform(0.5, 1.0, (n, 1)).astype(np.float32)
-    vectors = weight * first + (1 - weight) * second + rng.normal(0, 0.035, (n, bases.shape[1])).astype(np.float32)
+    vectors: np.ndarray = (weight * first + (1 - weight) * second
+                           + rng.normal(0, 0.035, (n, bases.shape[1])).astype(np.float32))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors.astype(np.float32)
 

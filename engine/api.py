@@ -21,6 +21,7 @@ from engine.embedding.embedder import Embedder
 from engine.generation.answer import Answerer, AnswerEvent
 from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator
 from engine.generation.models import resolve_chat_model
+from engine.generation.prompt import answer_messages
 from engine.ingest.sync import Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
 from engine.records import Collection, DocumentRecord, Hit
@@ -84,7 +85,10 @@ class Engine:
                 options = GeneratorOptions(n_ctx=self.settings.context_size,
                                            n_threads=self.settings.effective_threads(),
                                            n_gpu_layers=self.settings.gpu_layers)
-                self._generator = LlamaGenerator(self.chat_model_path(), options)
+                generator = LlamaGenerator(self.chat_model_path(), options)
+                # The system prompt is the same for every question: evaluate it now, not on the first question.
+                generator.prefill(answer_messages("", []))
+                self._generator = generator
             return self._generator
 
     def generator_loaded(self) -> bool:

@@ -101,6 +101,18 @@ class Hit:
     similarity: float = 0.0  # cosine of the question to the best chunk of the passage
     chunk_ids: tuple[int, ...] = ()
     ranks: dict[str, int] = field(default_factory=dict)
+    # (offset in ``text``, offset in the document) where each merged piece starts; empty: ``text`` is
+    # ``document_text[start:end]``.
+    anchors: tuple[tuple[int, int], ...] = ()
+
+    def document_offset(self, offset: int) -> int:
+        """Where ``text[offset]`` lies in the document's text."""
+        text_at, document_at = 0, self.start
+        for anchor_text, anchor_document in self.anchors:
+            if anchor_text > offset:
+                break
+            text_at, document_at = anchor_text, anchor_document
+        return document_at + max(0, offset - text_at)
 
 
 @dataclass

@@ -20,7 +20,9 @@ class Settings:
     gpu_layers: int = 0  # layers offloaded to the GPU (-1: all), when llama.cpp was built with one
     threads: int = 0  # CPU threads for generation and embedding; 0: automatic
     temperature: float = 0.1
-    passages: int = 3  # passages given to the model per answer (each costs prompt time: ~200 tokens)
+    passages: int = 3  # passages given to the model per answer
+    # each passage cut to its best sentences, at most this many tokens (0: whole ~200-token chunks)
+    passage_tokens: int = 100
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on

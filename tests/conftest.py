@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
 
-def _guarded(real):  # type: ignore[no-untyped-def]
+def _guarded(real: Callable[..., object]) -> Callable[[socket.socket, object], object]:
     def connect(self: socket.socket, address: object) -> object:
         if self.family == socket.AF_UNIX:
             return real(self, address)

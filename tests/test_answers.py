@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def engine(library: Path, default_model_path: Path, embedder, tiny_generator) -> Engine:  # type: ignore[no-untyped-def]
+def engine(library: Path, default_model_path: Path, embedder, tiny_generator) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     engine = Engine(Settings(chat_model=str(default_model_path), context_size=4096, temperature=0.0),
                     embedder=embedder)
     list(engine.index([library], "Harbour"))

@@ -57,3 +57,20 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     fake.write_bytes(b"this is not a gguf file" * 100)
     with pytest.raises(ModelLoadError, match=r"notes\.gguf"):
         LlamaGenerator(fake)
+
+
+def test_characters_split_across_tokens_arrive_whole(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    pieces = list(tiny_generator.stream_chat(
+        [{"role": "user", "content": "Repeat exactly: 東京 café naïve ✓"}], max_tokens=24, temperature=0.0))
+    assert pieces and "\ufffd" not in "".join(pieces)
+
+
+def test_the_system_prompt_is_evaluated_once_and_reused(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    messages = [{"role": "system", "content": "You answer from documents."},
+                {"role": "user", "content": "What is in the documents?"}]
+    cached = tiny_generator.prefill(messages)
+    prompt = tiny_generator.prompt_tokens(messages)
+    assert 0 < cached < len(prompt)
+    # What is cached is the start of the real prompt, so llama.cpp evaluates only the rest.
+    assert list(tiny_generator._llm._input_ids[:cached]) == prompt[:cached]
+    assert "".join(tiny_generator.stream_chat(messages, max_tokens=8, temperature=0.0)).strip()

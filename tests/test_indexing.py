@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.embedding.embedder import OnnxEmbedder
 from engine.ingest.sync import Indexer, IndexProgress
 from engine.store.db import connect, rows
 from engine.store.index_store import IndexStore
@@ -253,7 +254,7 @@ def test_progress_events_and_cancel_between_files(tmp_path: Path, indexer: Index
 
 
 def test_vector_search_follows_additions_and_deletions(tmp_path: Path, indexer: Indexer, store: IndexStore,
-                                                       embedder) -> None:  # type: ignore[no-untyped-def]
+                                                       embedder: OnnxEmbedder) -> None:
     from engine.retrieval.search import Retriever
 
     folder = tmp_path / "docs"

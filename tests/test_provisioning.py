@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import paths
 from engine.errors import ChecksumError, ModelMissingError
 from models import locate
 from models.catalogue import CATALOGUE, CatalogueModel, WheelMember, by_name
@@ -92,7 +93,7 @@ def test_the_catalogue_is_complete_and_consistent() -> None:
 
 
 def test_installed_default_models_check_out() -> None:
-    for status in status_of([m for m in CATALOGUE if m.default], [locate.paths.models_dir()]):
+    for status in status_of([m for m in CATALOGUE if m.default], [paths.models_dir()]):
         assert status.state == "ok", f"{status.model.name}: {status.state}"
 
 

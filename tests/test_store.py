@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 from engine.errors import IndexMismatchError
-from engine.store.db import MIGRATIONS, connect, schema_version
+from engine.store.db import MIGRATIONS, connect, scalar, schema_version
 from engine.store.index_store import IndexStore
 
 
 def test_connect_loads_sqlite_vec_and_uses_wal(tmp_path: Path) -> None:
     conn = connect(tmp_path / "a.sqlite3")
-    assert conn.execute("SELECT vec_version()").fetchone()[0].startswith("v")
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert scalar(conn, "SELECT vec_version()").startswith("v")
+    assert scalar(conn, "PRAGMA journal_mode") == "wal"
+    assert scalar(conn, "PRAGMA foreign_keys") == 1
     assert schema_version(conn) == len(MIGRATIONS)
 
 
@@ -46,8 +46,8 @@ def test_a_reader_sees_committed_data_beside_the_writer(tmp_path: Path) -> None:
     with writer:
         writer.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
         # Inside the writer's open transaction the reader still sees the old state (WAL).
-        assert reader.execute("SELECT count(*) FROM meta WHERE key = 'k'").fetchone()[0] == 0
-    assert reader.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()[0] == "v"
+        assert scalar(reader, "SELECT count(*) FROM meta WHERE key = 'k'") == 0
+    assert scalar(reader, "SELECT value FROM meta WHERE key = 'k'") == "v"
 
 
 def test_vec0_knn_with_cosine(tmp_path: Path) -> None:
@@ -75,5 +75,5 @@ def test_a_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(RuntimeError):
         connect(path)
     conn = apsw.Connection(str(path))
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+    assert scalar(conn, "PRAGMA user_version") == len(MIGRATIONS)
+    assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == 0

@@ -26,11 +26,15 @@ def test_settings_dialog_shows_and_returns_values(qtbot: QtBot, tiny_model_path:
     labels = [dialog.model.itemText(i) for i in range(dialog.model.count())]
     assert any("SmolLM2" in label for label in labels) and labels[-1] == "Add GGUF file…"
     assert not dialog.gpu_layers.isEnabled()  # no GPU in this llama.cpp build: said, and not offered
+    assert dialog.passage_tokens.value() == settings.passage_tokens
     dialog.passages.setValue(5)
+    dialog.passage_tokens.setValue(0)
+    assert dialog.passage_tokens.text() == "whole passages"
     dialog.temperature.setValue(0.3)
     dialog.add_gguf(str(tiny_model_path))
     values = dialog.values()
-    assert (values.passages, values.temperature, values.chat_model) == (5, 0.3, str(tiny_model_path))
+    assert (values.passages, values.passage_tokens, values.temperature, values.chat_model) == (
+        5, 0, 0.3, str(tiny_model_path))
     assert values.context_size == settings.context_size
 
 
@@ -52,7 +56,11 @@ def test_dropping_a_gguf_offers_it_as_the_chat_model(qtbot: QtBot, tiny_model_pa
                                                      open_window: Callable[..., MainWindow]) -> None:
     window = open_window(make_engine(chat_model="smollm2-135m-instruct-q4_1"), preload=False)
     asked: list[str] = []
-    monkeypatch.setattr(dialogs, "ask_yes_no", lambda _parent, _title, text: asked.append(text) or True)
+    def say_yes(_parent: object, _title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    monkeypatch.setattr(dialogs, "ask_yes_no", say_yes)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tiny_model_path))])
     with qtbot.waitSignal(window.model_ready, timeout=60_000):

@@ -1,4 +1,4 @@
-"""Settings: chat model, context, GPU layers, threads, temperature, passages; what is installed where."""
+"""Settings: chat model, context, GPU layers, threads, temperature, passages and their length; what is where."""
 
 from __future__ import annotations
 
@@ -93,6 +93,15 @@ class SettingsDialog(QDialog):
         self.passages.setRange(1, 12)
         self.passages.setValue(settings.passages)
 
+        self.passage_tokens = QSpinBox()
+        self.passage_tokens.setRange(0, 1000)
+        self.passage_tokens.setSingleStep(20)
+        self.passage_tokens.setSuffix(" tokens")
+        self.passage_tokens.setSpecialValueText("whole passages")
+        self.passage_tokens.setValue(settings.passage_tokens)
+        self.passage_tokens.setToolTip("Each passage is cut down to the sentences that best match the question. "
+                                       "Shorter: the answer starts sooner. Longer: more context around them.")
+
         form = QFormLayout()
         form.addRow("Chat model:", self.model)
         form.addRow("Context size:", self.context)
@@ -101,6 +110,7 @@ class SettingsDialog(QDialog):
         form.addRow("CPU threads:", self.threads)
         form.addRow("Temperature:", self.temperature)
         form.addRow("Passages per answer:", self.passages)
+        form.addRow("Passage length:", self.passage_tokens)
 
         from models.catalogue import EMBEDDER
 
@@ -138,7 +148,8 @@ class SettingsDialog(QDialog):
             self.original,
             chat_model=str(chosen) if chosen and chosen != ADD_GGUF else self.original.chat_model,
             context_size=self.context.value(), gpu_layers=self.gpu_layers.value(), threads=self.threads.value(),
-            temperature=round(self.temperature.value(), 2), passages=self.passages.value())
+            temperature=round(self.temperature.value(), 2), passages=self.passages.value(),
+            passage_tokens=self.passage_tokens.value())
 
     def add_gguf(self, path: str) -> None:
         """Use a .gguf file the user picked (or dropped) as the chat model."""

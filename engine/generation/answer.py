@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.generation.evidence import focus_passages
 from engine.generation.llm import Generator
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
 from engine.records import Citation, Hit
@@ -141,7 +142,8 @@ class Answerer:
             return
 
         budget = generator.n_ctx - self.settings.max_answer_tokens - 64
-        passages = fit_passages(standalone, relevant, generator.count_tokens, budget, history)
+        focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
+        passages = fit_passages(standalone, focused, generator.count_tokens, budget, history)
         passages = passages[: self.settings.passages]
         messages = answer_messages(standalone, passages, history)
         yield AnswerEvent("status", "Writing the answer…", extra={"passages": len(passages)})

@@ -23,7 +23,8 @@ def write_pdf(path: Path, pages: Sequence[str]) -> Path:
 def write_encrypted_pdf(path: Path, text: str) -> Path:
     document = pymupdf.open()
     document.new_page().insert_text((72, 72), text)
-    document.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="secret")
+    aes_256 = pymupdf.PDF_ENCRYPT_AES_256  # type: ignore[attr-defined]
+    document.save(path, encryption=aes_256, owner_pw="owner", user_pw="secret")
     document.close()
     return path
 

@@ -1,0 +1,80 @@
+"""Focus each retrieved passage on the sentences that bear on the question.
+
+A retrieved chunk is about 200 tokens, and the sentence that answers is usually one of them. Handing
+the small default model only the best sentences and their neighbours makes the prompt a third as
+long (the first token comes that much sooner: prompt evaluation is most of the wait on a CPU) and
+leaves it less to be distracted by. The citation then points at those sentences, not the whole chunk.
+
+The excerpt is the run of consecutive sentences, within a token budget, holding the most of the
+question's words, each word weighted by how rare it is among the candidate sentences (a word every
+passage shares, like the document's subject, says little).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from engine.records import Hit
+from engine.retrieval.search import STOPWORDS
+
+# A sentence: up to and including its closing punctuation (and a closing quote or bracket), or a line.
+_SENTENCE = re.compile(r"\S[^\n]*?(?:[.!?…]+[\"'”’)\]]*(?=\s)|$|(?=\n))", re.MULTILINE)
+_WORD = re.compile(r"\w+")
+STEM_LENGTH = 6  # words sharing their first six letters count as one ("conquered", "conquest" do not)
+
+
+def stem(word: str) -> str:
+    return word.lower()[:STEM_LENGTH]
+
+
+def question_stems(question: str) -> set[str]:
+    words = [w for w in _WORD.findall(question.lower()) if w not in STOPWORDS]
+    return {stem(w) for w in words}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+
+
+def focus_passages(question: str, passages: Sequence[Hit], count_tokens: Callable[[str], int],
+                   max_tokens: int) -> list[Hit]:
+    """Each passage cut down to its best sentence and neighbours, at most ``max_tokens`` of the chat model
+    (a sentence longer than that is kept whole). ``max_tokens`` 0 keeps passages whole."""
+    if max_tokens <= 0:
+        return list(passages)
+    wanted = question_stems(question)
+    spans = [sentence_spans(hit.text) for hit in passages]
+    stems = [[{stem(w) for w in _WORD.findall(hit.text[a:b])} & wanted for a, b in hit_spans]
+             for hit, hit_spans in zip(passages, spans, strict=True)]
+    sentence_count = sum(len(s) for s in stems)
+    frequency = {w: sum(1 for per_hit in stems for found in per_hit if w in found) for w in wanted}
+    weight = {w: math.log(1 + sentence_count / frequency[w]) for w in wanted if frequency[w]}
+    return [_focus(hit, hit_spans, hit_stems, weight, count_tokens=count_tokens, max_tokens=max_tokens)
+            for hit, hit_spans, hit_stems in zip(passages, spans, stems, strict=True)]
+
+
+def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight: dict[str, float], *,
+           count_tokens: Callable[[str], int], max_tokens: int) -> Hit:
+    """The run of consecutive sentences, within the budget, that holds the most (weighted) question words."""
+    if not spans or count_tokens(hit.text) <= max_tokens:
+        return hit
+    costs = [count_tokens(hit.text[a:b]) + 1 for a, b in spans]
+    best: tuple[float, int, int] = (-1.0, 0, 0)
+    for first in range(len(spans)):
+        last, used, found = first, costs[first], set(stems[first])
+        while last + 1 < len(spans) and used + costs[last + 1] <= max_tokens:
+            last += 1
+            used += costs[last]
+            found |= stems[last]
+        score = sum(weight.get(w, 0.0) for w in found)
+        if score > best[0]:
+            best = (score, first, last)
+    _score, first, last = best
+    start, end = spans[first][0], spans[last][1]
+    anchors = [(0, hit.document_offset(start))]
+    anchors += [(at - start, document_at) for at, document_at in hit.anchors if start < at < end]
+    return replace(hit, text=hit.text[start:end], start=hit.document_offset(start), end=hit.document_offset(end),
+                   anchors=tuple(anchors) if len(anchors) > 1 else ())

@@ -1,0 +1,62 @@
+"""Passages focused on the sentences that answer: real indexed text, real model tokens, exact spans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.api import Engine
+from engine.embedding.embedder import OnnxEmbedder
+from engine.generation.evidence import focus_passages, sentence_spans
+from engine.generation.llm import LlamaGenerator
+from engine.records import Hit
+from engine.settings import Settings
+
+FILLER = ("The committee met in the spring and again in the autumn, and its minutes were read aloud each time. "
+          "Members discussed the budget, the state of the roads and the timetable of the ferry. ")
+ANSWER = "The new bridge over the Tagus estuary will be painted vermilion, the mayor announced on Tuesday."
+MINUTES = "\n\n".join([FILLER * 2, FILLER + ANSWER + " " + FILLER, FILLER * 2])
+
+
+def test_sentences_keep_their_punctuation_and_lines() -> None:
+    text = 'First one. Second "quoted." Third?\nA heading\nLast one!'
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "First one.", 'Second "quoted."', "Third?", "A heading", "Last one!"]
+
+
+def test_the_excerpt_is_the_answering_sentences_and_its_span_is_exact(
+        tmp_path: Path, embedder: OnnxEmbedder, tiny_generator: LlamaGenerator) -> None:
+    (tmp_path / "minutes.txt").write_text(MINUTES, "utf-8")
+    with Engine(Settings(), embedder=embedder) as engine:
+        list(engine.index([tmp_path]))
+        hits = engine.search("What colour will the bridge be painted?", k=3)
+    assert ANSWER in hits[0].text
+    focused = focus_passages("What colour will the bridge be painted?", hits, tiny_generator.count_tokens, 60)
+    excerpt = focused[0]
+    assert ANSWER in excerpt.text
+    assert tiny_generator.count_tokens(excerpt.text) <= 60 < tiny_generator.count_tokens(hits[0].text)
+    assert MINUTES[excerpt.start:excerpt.end] == excerpt.text  # the citation highlights exactly this
+
+
+def test_a_short_passage_or_no_budget_stays_whole(tiny_generator: LlamaGenerator) -> None:
+    short = Hit(1, 1, "/a.txt", "a", None, "", 0, 20, "Only a short passage.", 1.0)
+    long = Hit(2, 1, "/a.txt", "a", None, "", 0, 2000, "A sentence of words. " * 100, 1.0)
+    assert focus_passages("passage?", [short], tiny_generator.count_tokens, 60) == [short]
+    assert focus_passages("passage?", [long], tiny_generator.count_tokens, 0) == [long]
+
+
+def test_offsets_map_through_merged_chunks() -> None:
+    first = "Alpha sentence here. Beta sentence here."
+    second = "Gamma names the keeper Ada. Delta closes."
+    merged = Hit(1, 1, "/m.txt", "m", 1, "", 100, 900, f"{first}\n\n{second}", 1.0,
+                 anchors=((0, 100), (len(first) + 2, 850)))
+    excerpt = focus_passages("Who is the keeper named by gamma?", [merged], lambda s: len(s.split()), 6)[0]
+    assert excerpt.text == "Gamma names the keeper Ada."
+    assert (excerpt.start, excerpt.end) == (850, 850 + len(excerpt.text))
+
+
+@pytest.mark.parametrize("offset, expected", [(0, 100), (5, 105), (42, 850), (50, 858)])
+def test_document_offset_follows_anchors(offset: int, expected: int) -> None:
+    hit = Hit(1, 1, "/m.txt", "m", 1, "", 100, 900, "x" * 60, 1.0, anchors=((0, 100), (42, 850)))
+    assert hit.document_offset(offset) == expected
