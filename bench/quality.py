@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.squad import Question, chunk_holds_answer, load_squad, squad_normalise, write_article_pdfs
 
 
-def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str, float, float, float, float]]:
+def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str, float, float, float, float, float]]:
     from engine.api import Engine
 
     assert isinstance(engine, Engine)
@@ -36,9 +36,9 @@ def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str
             rank = next((i + 1 for i, h in enumerate(hits) if chunk_holds_answer(h.text, question)), None)
             ranks.append(rank)
         n = len(ranks)
-        recall = [sum(1 for r in ranks if r is not None and r <= k) / n for k in (1, 5, 10)]
+        recall = [sum(1 for r in ranks if r is not None and r <= k) / n for k in (1, 3, 5, 10)]
         mrr = sum(1.0 / r for r in ranks if r is not None) / n
-        results.append((mode, recall[0], recall[1], recall[2], mrr))
+        results.append((mode, recall[0], recall[1], recall[2], recall[3], mrr))
     return results
 
 
@@ -111,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"indexed {len(pdfs)} PDFs ({pages} pages, {chunks} chunks) in {time.perf_counter() - started:.1f} s")
     answerable = sum(1 for q in questions if not q.impossible)
     print(f"\nretrieval over {answerable} answerable questions (a hit: a chunk holding the gold answer span)")
-    print(f"{'mode':<8} {'recall@1':>9} {'recall@5':>9} {'recall@10':>10} {'MRR@10':>8}")
-    for mode, r1, r5, r10, mrr in retrieval_table(engine, questions):
-        print(f"{mode:<8} {r1:>9.3f} {r5:>9.3f} {r10:>10.3f} {mrr:>8.3f}")
+    print(f"{'mode':<8} {'recall@1':>9} {'recall@3':>9} {'recall@5':>9} {'recall@10':>10} {'MRR@10':>8}")
+    for mode, r1, r3, r5, r10, mrr in retrieval_table(engine, questions):
+        print(f"{mode:<8} {r1:>9.3f} {r3:>9.3f} {r5:>9.3f} {r10:>10.3f} {mrr:>8.3f}")
     if args.answers not in ("0", ""):
         sample = None if args.answers == "all" else int(args.answers)
-        print(f"\nanswers with {engine.chat_model_path().name}, {settings.passages} passages focused to "
-              f"{settings.passage_tokens or 'whole'} tokens, temperature 0")
+        length = f"focused to {settings.passage_tokens} tokens" if settings.passage_tokens else "whole"
+        print(f"\nanswers with {engine.chat_model_path().name}, {settings.passages} passages {length}, "
+              "temperature 0")
         result = answer_table(engine, questions, sample, args.seed)
         print(f"answerable answered right:      {result['right']:.3f}  (of {result['answerable']})")
         print(f"answerable wrongly declined:    {result['wrongly_declined']:.3f}")
