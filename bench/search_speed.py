@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--pool", type=int, default=20, help="dense results search() asks for (default 20)")
+    parser.add_argument("--pool", type=int, default=40, help="dense results search() asks for (default 40)")
     parser.add_argument("--oversample", type=int, help="binary candidates per dense result (default: Retriever's)")
     args = parser.parse_args(argv)
 

@@ -77,7 +77,7 @@ def quantise(vectors: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 10) -> None:
+    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 5) -> None:
         self.conn = conn
         self.embedder = embedder
         self.oversample = oversample
