@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         assert answer is not None
         if first is None or not answer.passages:
             continue
-        prompt = generator.apply_template(answer_messages(question.text, answer.passages))
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        tokens = generator.prompt_tokens(answer_messages(question.text, answer.passages))
         generated = generator.count_tokens(answer.text) if pieces else 0
         wanted = max(pieces, 8)
         generator.prefill(system_prefix)

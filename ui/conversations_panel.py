@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -21,37 +21,21 @@ from PySide6.QtWidgets import (
 from engine.api import Engine
 from engine.store.conversations import Conversation
 from ui import dialogs
+from ui.row_model import Index, RowListModel
 
-_Index = QModelIndex | QPersistentModelIndex
 
-
-class ConversationModel(QAbstractListModel):
+class ConversationModel(RowListModel[Conversation]):
     IdRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Conversation] = []
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        conversation = self.row_at(index)
+        if conversation is None:
             return None
-        conversation = self._rows[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return conversation.title
         if role == self.IdRole:
             return conversation.id
         return None
-
-    def set_rows(self, rows: list[Conversation]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[Conversation]:
-        return list(self._rows)
 
     def row_of(self, conversation_id: int) -> int:
         return next((i for i, c in enumerate(self._rows) if c.id == conversation_id), -1)

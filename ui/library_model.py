@@ -6,12 +6,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QApplication, QStyle
 
 from engine.records import DocumentRecord
-
-_Index = QModelIndex | QPersistentModelIndex
+from ui.row_model import Index, RowListModel
 
 STATUS_LABELS = {
     "indexed": "indexed",
@@ -51,24 +50,17 @@ class LibraryRow:
         return label
 
 
-class LibraryModel(QAbstractListModel):
+class LibraryModel(RowListModel[LibraryRow]):
     """The documents of one collection (or all), with the running job's pending files merged in."""
 
     PathRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
     RowRole = Qt.ItemDataRole.UserRole + 3
 
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[LibraryRow] = []
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row_at(index)
+        if row is None:
             return None
-        row = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{row.name}\n{row.detail()}"
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -84,9 +76,6 @@ class LibraryModel(QAbstractListModel):
             return row
         return None
 
-    def rows(self) -> list[LibraryRow]:
-        return list(self._rows)
-
     def row_for(self, path: str) -> LibraryRow | None:
         return next((r for r in self._rows if r.path == path), None)
 
@@ -94,9 +83,7 @@ class LibraryModel(QAbstractListModel):
         """Replace the rows; unchanged lists leave the view (and its selection) alone."""
         if rows == self._rows:
             return
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+        super().set_rows(rows)
 
 
 def merge_rows(documents: list[DocumentRecord], pending: dict[str, str], collection: str | None,
@@ -150,7 +137,7 @@ class LibraryFilter(QSortFilterProxyModel):
             self._needle = text.strip().lower()
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:  # noqa: N802 - Qt's name
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802 - Qt's name
         if not self._needle:
             return True
         model = self.sourceModel()

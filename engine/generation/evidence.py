@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from engine.records import Hit
-from engine.retrieval.search import STOPWORDS
+from engine.retrieval.search import content_words
 
 # A sentence: up to and including its closing punctuation (and a closing quote or bracket), or a line.
 _SENTENCE = re.compile(r"\S[^\n]*?(?:[.!?…]+[\"'”’)\]]*(?=\s)|$|(?=\n))", re.MULTILINE)
@@ -31,8 +31,7 @@ def stem(word: str) -> str:
 
 
 def question_stems(question: str) -> set[str]:
-    words = [w for w in _WORD.findall(question.lower()) if w not in STOPWORDS]
-    return {stem(w) for w in words}
+    return {stem(w) for w in content_words(question)}
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -134,8 +134,11 @@ class LlamaGenerator:
         return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        return self._template_tokens(self.apply_template(messages))
+
+    def _template_tokens(self, text: str) -> list[int]:
         # The template writes the BOS and the role markers itself, so they are parsed as special tokens.
-        return list(self._llm.tokenize(self.apply_template(messages).encode("utf-8"), add_bos=False, special=True))
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
                     stop: threading.Event | None = None) -> Iterator[str]:
@@ -187,7 +190,7 @@ class LlamaGenerator:
         text = self.apply_template(shaped)
         prefix = text[: text.index(marker)]
         with self._lock:
-            tokens = self._llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=True)
+            tokens = self._template_tokens(prefix)
             self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens[:-1])  # the last token might merge with the text that follows it
             return int(self._llm.n_tokens)

@@ -54,9 +54,14 @@ class ChunkRow:
     title: str
 
 
+def content_words(text: str) -> list[str]:
+    """The text's words, lower-cased, stopwords left out."""
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
+
+
 def keyword_query(text: str) -> str:
     """An FTS5 MATCH expression: every meaningful word quoted, OR-ed. Empty when nothing is left."""
-    words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
+    words = content_words(text)
     if not words:
         words = re.findall(r"\w+", text.lower())
     unique = list(dict.fromkeys(words))
