@@ -16,6 +16,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
     search.add_argument("--collection")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    search.add_argument("--fusion", choices=["relative", "rrf"],
+                        help="how hybrid combines keyword and vector results (default from settings: relative)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
@@ -30,8 +32,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_search(args: argparse.Namespace) -> int:
     from engine.api import Engine
+    from engine.settings import Settings
 
-    with Engine() as engine:
+    settings = Settings.load()
+    if args.fusion:
+        settings.fusion = args.fusion
+    with Engine(settings) as engine:
         hits = engine.search(args.query, k=args.k, collection=args.collection, mode=args.mode)
     if args.json:
         print_json([{"rank": rank, "path": h.path, "page": h.page, "section": h.section or None, "start": h.start,

@@ -22,7 +22,9 @@ class Settings:
     temperature: float = 0.1
     passages: int = 3  # passages given to the model per answer
     # each passage cut to its best sentences, at most this many tokens (0: whole ~200-token chunks)
-    passage_tokens: int = 100
+    passage_tokens: int = 80
+    # how keyword and vector results are combined: "relative" (scores scaled and averaged) or "rrf"
+    fusion: str = "relative"
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on

@@ -63,6 +63,19 @@ def test_retrieval_finds_the_right_page(engine: Engine) -> None:
     assert engine.search("vault code", k=1, collection="Harbour")[0].path.endswith("vault.md")
 
 
+def test_reciprocal_rank_fusion_scores_by_rank(engine: Engine) -> None:
+    from engine.retrieval.search import RRF_K
+
+    hits = engine.retriever().search("name of the lighthouse keeper", k=3, merge=False, fusion="rrf")
+    assert hits[0].page == 2 and "Marguerite" in hits[0].text
+    for hit in hits:
+        assert hit.score == pytest.approx(sum(1.0 / (RRF_K + rank) for rank in hit.ranks.values()))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    engine.settings.fusion = "no-such-fusion"  # a hand-edited settings file falls back, it does not fail
+    assert engine.retriever().fusion == "relative"
+    engine.settings.fusion = "relative"
+
+
 def test_answer_cites_the_right_page_of_a_pdf(engine: Engine) -> None:
     answer = answer_of(engine, "Who is the lighthouse keeper of Porto Velho?")
     assert "Marguerite" in answer.text and answer.grounded

@@ -4,11 +4,11 @@
   FTS syntax), joined with OR so a question's words need not all appear.
 - Vector: Hamming distance over the binary-quantised copy of the vectors (vec0, held in memory by
   binary_index.py: cheap and coarse), then exact cosine on the float vectors of those candidates.
-- Relative score fusion: each list's scores scaled to 0..1 (min-max over its candidates) and
-  averaged. On squad-dev it put the answering chunk first for 0.80 of questions, against 0.72 for
-  reciprocal rank fusion (k=60), with the same recall@5 (bench/quality.py): ranks alone throw away
-  how far ahead the best match is. Then neighbouring chunks of one document on one page are merged
-  into one passage.
+- Fusion of the two lists, by default relative score fusion: each list's scores scaled to 0..1
+  (min-max over its candidates) and averaged. On squad-dev it put the answering chunk first for
+  0.80 of questions, against 0.72 for reciprocal rank fusion (k=60, ``fusion="rrf"``), with the
+  same recall@5 (bench/quality.py prints both): ranks alone throw away how far ahead the best
+  match is. Then neighbouring chunks of one document on one page are merged into one passage.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from engine.retrieval.binary_index import binary_index_for
 from engine.store.db import rows
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
-DENSE_WEIGHT = 0.5  # the share of the vector score in the fused score; the rest is BM25's
+Fusion = Literal["relative", "rrf"]
+FUSIONS: tuple[Fusion, ...] = ("relative", "rrf")
+DENSE_WEIGHT = 0.5  # relative fusion: the share of the vector score in the fused score; the rest is BM25's
+RRF_K = 60  # reciprocal rank fusion: a result at rank r adds 1 / (RRF_K + r)
 
 # Words that carry no topic; dropping them keeps BM25 on the words that matter.
 STOPWORDS = frozenset(
@@ -76,16 +79,32 @@ def relative_scores(scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(cid, (v - low) / (high - low) if high > low else 1.0) for cid, v in scored]
 
 
+def fused_scores(lists: dict[str, list[tuple[int, float]]], fusion: Fusion) -> dict[int, float]:
+    """One score per chunk from the best-first lists of each search."""
+    fused: dict[int, float] = {}
+    for name, scored in lists.items():
+        if fusion == "rrf":
+            contributions = [(chunk_id, 1.0 / (RRF_K + rank)) for rank, (chunk_id, _) in enumerate(scored, start=1)]
+        else:
+            share = 1.0 if len(lists) == 1 else DENSE_WEIGHT if name == "dense" else 1.0 - DENSE_WEIGHT
+            contributions = [(chunk_id, share * relative) for chunk_id, relative in relative_scores(scored)]
+        for chunk_id, value in contributions:
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + value
+    return fused
+
+
 def quantise(vectors: np.ndarray) -> np.ndarray:
     """Sign bits, packed: the same packing is used for stored and query vectors."""
     return np.packbits(vectors > 0, axis=-1)
 
 
 class Retriever:
-    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 5) -> None:
+    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 5,
+                 fusion: Fusion = "relative") -> None:
         self.conn = conn
         self.embedder = embedder
         self.oversample = oversample
+        self.fusion = fusion
 
     def _collection_id(self, collection: str | None) -> int | None:
         if collection is None:
@@ -155,7 +174,7 @@ class Retriever:
     # -- fused search ---------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid", *,
-               document_id: int | None = None, merge: bool = True) -> list[Hit]:
+               document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
         collection_id = self._collection_id(collection)
         pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
         query_vector = self.embedder.embed([query])[0]
@@ -167,12 +186,10 @@ class Retriever:
             similarity.update(lists["dense"])
         if mode in ("hybrid", "keyword"):
             lists["keyword"] = self.keyword_ids(query, pool, collection_id, document_id)
-        fused: dict[int, float] = {}
         for name, scored in lists.items():
-            share = 1.0 if len(lists) == 1 else DENSE_WEIGHT if name == "dense" else 1.0 - DENSE_WEIGHT
-            for rank, (chunk_id, relative) in enumerate(relative_scores(scored)):
-                ranks.setdefault(chunk_id, {})[name] = rank + 1
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + share * relative
+            for rank, (chunk_id, _) in enumerate(scored, start=1):
+                ranks.setdefault(chunk_id, {})[name] = rank
+        fused = fused_scores(lists, fusion or self.fusion)
         if not fused:
             return []
         top = sorted(fused, key=lambda cid: -fused[cid])[: k * 2 if merge else k]
