@@ -47,9 +47,13 @@ class Settings:
         return settings
 
     def save(self, path: Path | None = None) -> None:
+        """Only the values that differ from the defaults are written, so that a better default in a later
+        version reaches everyone who never changed that setting."""
         path = path or paths.settings_path()
+        defaults = asdict(Settings())
+        changed = {key: value for key, value in asdict(self).items() if value != defaults[key]}
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2), "utf-8")
+        temporary.write_text(json.dumps(changed, indent=2), "utf-8")
         os.replace(temporary, path)
 
     def effective_threads(self) -> int:

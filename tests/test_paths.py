@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from engine import paths
+from engine.settings import Settings
 
 
 def test_hushdocs_home_moves_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,3 +19,13 @@ def test_hushdocs_home_moves_everything(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_tests_never_touch_the_real_home(hushdocs_home: Path) -> None:
     assert paths.data_dir().is_relative_to(hushdocs_home)
+
+
+def test_settings_file_keeps_only_what_the_person_changed(hushdocs_home: Path) -> None:
+    Settings(passages=5, temperature=0.1).save()
+    assert json.loads(paths.settings_path().read_text("utf-8")) == {"passages": 5}  # 0.1 is the default
+    loaded = Settings.load()
+    assert loaded.passages == 5 and loaded.passage_tokens == Settings().passage_tokens
+    paths.settings_path().write_text(json.dumps({"passage_tokens": 120, "threads": "many", "unknown": 1}), "utf-8")
+    loaded = Settings.load()  # a hand-edited file: wrong types and unknown keys are ignored
+    assert loaded.passage_tokens == 120 and loaded.threads == Settings().threads
