@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.squad import Question, chunk_holds_answer, load_squad, squad_normalise, write_article_pdfs
+from bench.squad import Question, chunk_holds_answer, load_squad, reply_is_right, sample_questions, write_article_pdfs
 
 
 def retrieval_table(engine: object, questions: list[Question]) -> list[tuple[str, float, float, float, float, float]]:
@@ -51,12 +50,7 @@ def answer_table(engine: object, questions: list[Question], sample: int | None, 
     from engine.api import Engine
 
     assert isinstance(engine, Engine)
-    rng = random.Random(seed)
-    answerable = [q for q in questions if not q.impossible]
-    unanswerable = [q for q in questions if q.impossible]
-    if sample is not None:
-        answerable = rng.sample(answerable, min(sample, len(answerable)))
-        unanswerable = rng.sample(unanswerable, min(sample, len(unanswerable)))
+    answerable, unanswerable = sample_questions(questions, sample, seed)
     right = wrongly_declined = declined = 0
     first_token, totals, failures = [], [], []
     for question in answerable + unanswerable:
@@ -69,7 +63,7 @@ def answer_table(engine: object, questions: list[Question], sample: int | None, 
             declined += refused
         else:
             wrongly_declined += refused
-            good = any(squad_normalise(a) in squad_normalise(answer.text) for a in question.answers)
+            good = reply_is_right(answer.text, question)
             right += good
             if not good:
                 failures.append((question.text, question.answers[0], answer.text[:160]))
@@ -90,9 +84,7 @@ def gold_paragraph_ceiling(engine: object, questions: list[Question], sample: in
     from engine.records import Hit
 
     assert isinstance(engine, Engine)
-    answerable = [q for q in questions if not q.impossible]
-    if sample is not None:  # the same answerable questions as answer_table draws
-        answerable = random.Random(seed).sample(answerable, min(sample, len(answerable)))
+    answerable, _unanswerable = sample_questions(questions, sample, seed)  # the ones answer_table asks
     generator = engine.generator()
     right = declined = 0
     for question in answerable:
@@ -101,8 +93,9 @@ def gold_paragraph_ceiling(engine: object, questions: list[Question], sample: in
                         similarity=1.0, chunk_ids=(0,), ranks={})
         reply = "".join(generator.stream_chat(answer_messages(question.text, [paragraph]), temperature=0.0,
                                               max_tokens=engine.settings.max_answer_tokens))
-        declined += is_refusal(reply)
-        right += not is_refusal(reply) and any(squad_normalise(a) in squad_normalise(reply) for a in question.answers)
+        refused = is_refusal(reply)
+        declined += refused
+        right += not refused and reply_is_right(reply, question)
     return right / max(1, len(answerable)), declined / max(1, len(answerable))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 import string
 from dataclasses import dataclass
@@ -65,6 +66,24 @@ def squad_normalise(text: str) -> str:
     text = "".join(ch for ch in text if ch not in set(string.punctuation))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def reply_is_right(reply: str, question: Question) -> bool:
+    """SQuAD's containment check: a gold answer text appears in the reply, both normalised."""
+    normalised = squad_normalise(reply)
+    return any(squad_normalise(answer) in normalised for answer in question.answers)
+
+
+def sample_questions(questions: list[Question], sample: int | None,
+                     seed: int) -> tuple[list[Question], list[Question]]:
+    """Answerable and unanswerable questions, ``sample`` of each (all when None), the same for a seed."""
+    rng = random.Random(seed)
+    answerable = [q for q in questions if not q.impossible]
+    unanswerable = [q for q in questions if q.impossible]
+    if sample is not None:
+        answerable = rng.sample(answerable, min(sample, len(answerable)))
+        unanswerable = rng.sample(unanswerable, min(sample, len(unanswerable)))
+    return answerable, unanswerable
 
 
 def squash(text: str) -> str:
