@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import cast
 
 import apsw
 
@@ -26,7 +25,7 @@ from engine.generation.prompt import answer_messages
 from engine.ingest.sync import Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
 from engine.records import Collection, DocumentRecord, Hit
-from engine.retrieval.search import FUSIONS, Fusion, Retriever, SearchMode
+from engine.retrieval.search import Retriever, SearchMode
 from engine.settings import Settings
 from engine.store.conversations import ConversationStore
 from engine.store.db import connect
@@ -181,11 +180,7 @@ class Engine:
     # -- questions ------------------------------------------------------------------------------
 
     def retriever(self) -> Retriever:
-        fusion = self.settings.fusion
-        if fusion not in FUSIONS:
-            log.warning("unknown fusion %r in settings; using relative score fusion", fusion)
-            fusion = "relative"
-        return Retriever(self.connection(), self.embedder(), fusion=cast(Fusion, fusion))
+        return Retriever(self.connection(), self.embedder(), fusion=self.settings.fusion)
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
                document_id: int | None = None) -> list[Hit]:

@@ -9,8 +9,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from engine import paths
+from engine.retrieval.search import FUSIONS, Fusion
 
 log = logging.getLogger(__name__)
+
+# Settings that take one of a few words: a hand-edited file may hold anything.
+_CHOICES: dict[str, tuple[str, ...]] = {"fusion": FUSIONS}
 
 
 @dataclass
@@ -24,7 +28,7 @@ class Settings:
     # each passage cut to its best sentences, at most this many tokens (0: whole ~200-token chunks)
     passage_tokens: int = 80
     # how keyword and vector results are combined: "relative" (scores scaled and averaged) or "rrf"
-    fusion: str = "relative"
+    fusion: Fusion = "relative"
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on
@@ -42,8 +46,13 @@ class Settings:
         known = {f.name for f in fields(cls)}
         settings = cls()
         for key, value in raw.items():
-            if key in known and isinstance(value, type(getattr(settings, key))):
-                setattr(settings, key, value)
+            if key not in known or not isinstance(value, type(getattr(settings, key))):
+                continue
+            if key in _CHOICES and value not in _CHOICES[key]:
+                log.warning("settings: %s %r is not one of %s; using %r", key, value, ", ".join(_CHOICES[key]),
+                            getattr(settings, key))
+                continue
+            setattr(settings, key, value)
         return settings
 
     def save(self, path: Path | None = None) -> None:

@@ -26,6 +26,8 @@ def test_settings_file_keeps_only_what_the_person_changed(hushdocs_home: Path) -
     assert json.loads(paths.settings_path().read_text("utf-8")) == {"passages": 5}  # 0.1 is the default
     loaded = Settings.load()
     assert loaded.passages == 5 and loaded.passage_tokens == Settings().passage_tokens
-    paths.settings_path().write_text(json.dumps({"passage_tokens": 120, "threads": "many", "unknown": 1}), "utf-8")
-    loaded = Settings.load()  # a hand-edited file: wrong types and unknown keys are ignored
+    hand_edited = {"passage_tokens": 120, "threads": "many", "unknown": 1, "fusion": "no-such-fusion"}
+    paths.settings_path().write_text(json.dumps(hand_edited), "utf-8")
+    loaded = Settings.load()  # wrong types, unknown keys and unknown choices fall back, they do not fail
     assert loaded.passage_tokens == 120 and loaded.threads == Settings().threads
+    assert loaded.fusion == "relative"
