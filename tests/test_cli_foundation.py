@@ -54,3 +54,13 @@ def test_help_lists_the_commands() -> None:
     result = run_main("--help")
     assert result.returncode == 0
     assert "self-test" in result.stdout and "models" in result.stdout
+
+
+def test_durations_read_the_same_in_the_app_and_the_terminal() -> None:
+    from cli.output import human_seconds
+    from engine.durations import format_duration
+
+    cases = [(0.4, "0 s", "0s"), (59, "59 s", "59s"), (125, "2 min 05 s", "2m05s"), (7325, "2 h 02 min", "2h02m")]
+    for seconds, app, terminal in cases:
+        assert format_duration(seconds) == app and human_seconds(seconds) == terminal
+    assert human_seconds(None) == "--"
