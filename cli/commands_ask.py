@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from cli.output import print_json
+from engine.retrieval.search import FUSIONS
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +17,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     search.add_argument("--k", type=int, default=5, help="how many passages (default 5)")
     search.add_argument("--collection")
     search.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
-    search.add_argument("--fusion", choices=["relative", "rrf"],
+    search.add_argument("--fusion", choices=FUSIONS,
                         help="how hybrid combines keyword and vector results (default from settings: relative)")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
