@@ -87,6 +87,22 @@ def test_pdf_dehyphenates_line_breaks(tmp_path: Path) -> None:
     assert "example shows" in _load(path).text
 
 
+def test_pdf_keeps_hyphens_the_document_writes(tmp_path: Path) -> None:
+    """A compound broken at its own hyphen keeps it when the document writes it hyphenated elsewhere."""
+    document = pymupdf.open()
+    page = document.new_page()
+    lines = ["a polynomial-time algorithm is fast; a polynomial-", "time bound and an NP-", "complete problem,",
+             "NP-complete as ever, a state-of-", "the-art method, a docu-", "ment for Jean-", "Paul."]
+    for number, line in enumerate(lines):
+        page.insert_text((72, 72 + 13 * number), line, fontsize=11)
+    path = tmp_path / "compounds.pdf"
+    document.save(path)
+    text = " ".join(_load(path).text.split())
+    for expected in ["a polynomial-time bound", "an NP-complete problem", "a state-of-the-art method",
+                     "a document for", "Jean-Paul."]:
+        assert expected in text
+
+
 def test_encrypted_pdf_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "secret.pdf"
     _pdf(["classified"]).save(path, encryption=AES_256, owner_pw="owner", user_pw="user")

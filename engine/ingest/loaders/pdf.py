@@ -9,6 +9,7 @@ split into columns at horizontal gaps and read left to right, recursively.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ EXTENSIONS = frozenset(FILETYPES)
 PAGE_SEPARATOR = "\n\n"
 _MIN_GUTTER = 4.0  # points of horizontal gap that separate columns
 _BAND_OVERLAP = 1.0  # blocks whose boxes overlap vertically by less than this may sit in different bands
-_HYPHENATED = re.compile(r"([^\W\d_])-\n([^\W\d_])")
+_LINE_END_HYPHEN = re.compile(r"((?:[^\W\d_]+-)*[^\W\d_]+)-\n([^\W\d_]+)")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def _extract(document: Any, path: Path, filetype: str, label: str) -> ParsedDocu
         if _has_images(document):
             raise LoadError(NEEDS_OCR, "no text layer: needs OCR")
         raise LoadError(EMPTY, "no text in this document")
-    text, pages = _join(texts)
+    text, pages = _join(dehyphenate(texts))
     return ParsedDocument(text=text, kind=filetype, title=_title(document, text, path), pages=pages)
 
 
@@ -112,14 +114,30 @@ def page_text(page: Any) -> str:
 
 def _clean_block(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.split("\n")]
-    joined = "\n".join(line for line in lines if line)
-    return _HYPHENATED.sub(_dehyphenate, joined)
+    return "\n".join(line for line in lines if line)
 
 
-def _dehyphenate(match: re.Match[str]) -> str:
-    # "exam-\nple" -> "example"; "Jean-\nPaul" keeps its hyphen (the next word is capitalised).
-    before, after = match.group(1), match.group(2)
-    return before + after if after.islower() else before + "-" + after
+def dehyphenate(pages: list[str]) -> list[str]:
+    r"""Join words broken at a line-end hyphen, keeping the hyphen where it belongs to the word.
+
+    The document's own words decide: "exam-\nple" becomes "example", but "polynomial-\ntime" stays
+    "polynomial-time" when the document writes "polynomial-time" elsewhere more often than "polynomialtime".
+    Where it writes neither, a compound already under way ("state-of-\nthe-art") or a capitalised second
+    part ("Jean-\nPaul") keeps the hyphen.
+    """
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update(word.lower() for word in _WORD.findall(_LINE_END_HYPHEN.sub(" ", page)))
+
+    def mend(match: re.Match[str]) -> str:
+        before, after = match.group(1), match.group(2)
+        hyphenated, joined = f"{before}-{after}", before + after
+        with_hyphen, without = counts[hyphenated.lower()], counts[joined.lower()]
+        if with_hyphen != without:
+            return hyphenated if with_hyphen > without else joined
+        return joined if after.islower() and "-" not in before else hyphenated
+
+    return [_LINE_END_HYPHEN.sub(mend, page) for page in pages]
 
 
 def reading_order(blocks: list[_Block]) -> list[_Block]:
