@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", help="chat model (catalogue name or .gguf path)")
     parser.add_argument("--passage-tokens", type=int, help="focus passages to this many tokens (0: whole)")
+    parser.add_argument("--flash-attn", choices=("on", "off"), default="on",
+                        help="llama.cpp's flash attention, on in the app (off: to measure what it gains)")
     args = parser.parse_args(argv)
 
     from engine import paths
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["HUSHDOCS_HOME"] = str(home)
     from bench.squad import load_squad, write_article_pdfs
     from engine.api import Engine
-    from engine.generation.llm import LlamaGenerator
+    from engine.generation.llm import GeneratorOptions, LlamaGenerator
+    from engine.generation.models import resolve_chat_model
     from engine.generation.prompt import answer_messages
     from engine.settings import Settings
 
@@ -46,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         settings.chat_model = args.model
     if args.passage_tokens is not None:
         settings.passage_tokens = args.passage_tokens
-    engine = Engine(settings)
+    chosen_generator = None
+    if args.flash_attn == "off":
+        options = GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
+                                   n_gpu_layers=settings.gpu_layers, flash_attn=False)
+        chosen_generator = LlamaGenerator(resolve_chat_model(settings.chat_model), options)
+    engine = Engine(settings, generator=chosen_generator)
     articles, questions = load_squad()
     list(engine.index(write_article_pdfs(articles, home / "corpus"), "squad"))
     generator = engine.generator()
@@ -102,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     def median(index: int) -> float:
         return statistics.median(r[index] for r in rows if r[index] == r[index])
 
-    print(f"\n{len(rows)} questions, {args.threads} threads, model {generator.name}")
+    print(f"\n{len(rows)} questions, {args.threads} threads, model {generator.name}, flash attention {args.flash_attn}")
     print(f"prompt tokens p50:                 {median(0):.0f}")
     print(f"ask: first token p50 / p95:        {median(1):.0f} / "
           f"{sorted(r[1] for r in rows)[int(0.95 * (len(rows) - 1))]:.0f} ms (goal 1500), retrieval p50 "
