@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.embedding.embedder import OnnxEmbedder
-from engine.ingest.sync import Indexer, IndexProgress
+from engine.ingest.sync import READER_VERSION, Indexer, IndexProgress
 from engine.store.db import connect, rows
 from engine.store.index_store import IndexStore
 from tests.support.documents import write_docx, write_encrypted_pdf, write_epub, write_pdf, write_scanned_pdf
@@ -181,6 +181,26 @@ def test_unchanged_resync_reads_nothing_and_touch_is_not_a_change(tmp_path: Path
     os.utime(folder / "n3.md", ns=(time.time_ns(), time.time_ns() + 10**9))
     last, _events = run(indexer.sync())
     assert last.summary["touched"] == 1 and last.files_total == 0
+
+
+def test_documents_read_by_an_older_reader_are_read_again_once(tmp_path: Path, indexer: Indexer,
+                                                               store: IndexStore) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote number {i} about the harbour.")
+    run(indexer.add([folder]))
+    with store.conn:  # as if n1.md had been read before the reader last changed (or before the column existed)
+        store.conn.execute("UPDATE documents SET reader_version = 0 WHERE path LIKE '%n1.md'")
+    last, events = run(indexer.sync())
+    assert {name: action for name, (action, _status, _reason) in outcomes(events).items()} == {"n1.md": "indexed"}
+    assert last.summary["unchanged"] == 2
+    assert rows(store.conn, "SELECT DISTINCT reader_version FROM documents") == [(READER_VERSION,)]
+    [outcome] = [e.outcome for e in events if e.outcome is not None]
+    assert outcome.embedded == 0  # same text: its vectors are reused
+    last, events = run(indexer.sync())
+    assert last.summary["unchanged"] == 3 and not outcomes(events)
+    assert_consistent(store)
 
 
 def test_move_and_rename_keep_the_vectors(tmp_path: Path, indexer: Indexer, store: IndexStore) -> None:

@@ -38,6 +38,11 @@ from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, 
 
 log = logging.getLogger(__name__)
 
+# Bump when the loaders or the chunker change what a file turns into: documents read by an older version are
+# read again at the next sync, as if they had changed (their unchanged chunks keep their vectors).
+# 1: PDF line-end hyphens kept where the document writes the word hyphenated ("polynomial-time").
+READER_VERSION = 1
+
 EMBED_SLICE = 256  # chunks embedded between two cancel checks
 
 
@@ -180,6 +185,8 @@ class Indexer:
         touched: list[tuple[FileState, Candidate]] = []
         for candidate in scan.candidates.values():
             state = states.get(candidate.path)
+            if state is not None and state.reader_version != READER_VERSION:
+                state = None  # read by an older reader: read it again, whatever its size and content
             if (state is not None and (state.size, state.mtime_ns, state.collection_id)
                     == (candidate.size, candidate.mtime_ns, candidate.collection_id)):
                 continue
@@ -235,7 +242,8 @@ class Indexer:
             yield emit(FileOutcome(state.path, "removed", state.status))
         for problem in plan.scan.problems.values():
             self.store.record_failure(
-                NewDocument(problem.collection_id, problem.path, "", os.path.basename(problem.path), 0, 0, "", 0),
+                NewDocument(problem.collection_id, problem.path, "", os.path.basename(problem.path), 0, 0, "", 0,
+                            READER_VERSION),
                 problem.status, problem.reason)
             yield emit(FileOutcome(problem.path, "failed", problem.status, problem.reason))
 
@@ -281,9 +289,10 @@ class Indexer:
         name = os.path.basename(candidate.path)
         if document is None:
             return NewDocument(candidate.collection_id, candidate.path, "", name, candidate.size,
-                               candidate.mtime_ns, candidate.content_hash, 0)
+                               candidate.mtime_ns, candidate.content_hash, 0, READER_VERSION)
         return NewDocument(candidate.collection_id, candidate.path, document.kind, document.title or name,
-                           candidate.size, candidate.mtime_ns, candidate.content_hash, len(document.pages))
+                           candidate.size, candidate.mtime_ns, candidate.content_hash, len(document.pages),
+                           READER_VERSION)
 
     def _index_document(self, candidate: Candidate, document: ParsedDocument,
                         cancel: threading.Event | None) -> FileOutcome | None:

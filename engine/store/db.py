@@ -102,8 +102,14 @@ def _m002_conversations(conn: apsw.Connection) -> None:
     )
 
 
+def _m003_reader_version(conn: apsw.Connection) -> None:
+    # Which version of the reading pipeline (loaders, chunker) made a document's chunks: 0 for those made
+    # before this column, so that they are read again once.
+    conn.execute("ALTER TABLE documents ADD COLUMN reader_version INTEGER NOT NULL DEFAULT 0")
+
+
 # Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations]
+MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version]
 
 _migrate_lock = threading.Lock()
 

@@ -33,6 +33,7 @@ class FileState:
     mtime_ns: int
     content_hash: str
     status: str
+    reader_version: int
 
 
 @dataclass
@@ -45,6 +46,7 @@ class NewDocument:
     mtime_ns: int
     content_hash: str
     pages: int
+    reader_version: int
 
 
 class IndexStore:
@@ -125,14 +127,14 @@ class IndexStore:
     # -- documents ------------------------------------------------------------------------------
 
     def file_states(self, collection_id: int | None = None) -> dict[str, FileState]:
-        query = "SELECT id, collection_id, path, size, mtime_ns, content_hash, status FROM documents"
+        query = "SELECT id, collection_id, path, size, mtime_ns, content_hash, status, reader_version FROM documents"
         args: tuple[object, ...] = ()
         if collection_id is not None:
             query += " WHERE collection_id = ?"
             args = (collection_id,)
         return {
             str(row[2]): FileState(int(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]), str(row[5]),
-                                   str(row[6]))
+                                   str(row[6]), int(row[7]))
             for row in rows(self.conn, query, args)
         }
 
@@ -227,13 +229,14 @@ class IndexStore:
     def _upsert_document(self, doc: NewDocument, *, status: str, error: str, chunk_count: int) -> int:
         self.conn.execute(
             "INSERT INTO documents(collection_id, path, kind, title, size, mtime_ns, content_hash, status, error, "
-            "pages, chunk_count, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "pages, chunk_count, indexed_at, reader_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET collection_id = excluded.collection_id, kind = excluded.kind, "
             "title = excluded.title, size = excluded.size, mtime_ns = excluded.mtime_ns, "
             "content_hash = excluded.content_hash, status = excluded.status, error = excluded.error, "
-            "pages = excluded.pages, chunk_count = excluded.chunk_count, indexed_at = excluded.indexed_at",
+            "pages = excluded.pages, chunk_count = excluded.chunk_count, indexed_at = excluded.indexed_at, "
+            "reader_version = excluded.reader_version",
             (doc.collection_id, doc.path, doc.kind, doc.title, doc.size, doc.mtime_ns, doc.content_hash, status,
-             error, doc.pages, chunk_count, time.time()),
+             error, doc.pages, chunk_count, time.time(), doc.reader_version),
         )
         return int(scalar(self.conn, "SELECT id FROM documents WHERE path = ?", (doc.path,)))
 
