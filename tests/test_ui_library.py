@@ -59,6 +59,19 @@ def test_forget_and_rescan_from_the_panel(qtbot: QtBot, library_folder: Path, mo
     qtbot.waitUntil(lambda: window.library.row(str(library_folder / "more.txt")) is None, timeout=5_000)
 
 
+def test_start_up_catches_up_with_what_changed_while_the_app_was_closed(
+        qtbot: QtBot, library_folder: Path, make_engine: Callable[..., Engine],
+        open_window: Callable[..., MainWindow]) -> None:
+    engine = make_engine()
+    list(engine.index([library_folder]))
+    (library_folder / "garden.md").unlink()
+    (library_folder / "more.txt").write_text("The harbour master is called Ewan Price.", "utf-8")
+    window = open_window(engine, watch=True, preload=False)
+    qtbot.waitUntil(lambda: window.library.row(str(library_folder / "more.txt")) is not None
+                    and window.library.row(str(library_folder / "garden.md")) is None, timeout=60_000)
+    assert {Path(d.path).name for d in engine.documents()} == {"brannock.pdf", "broken.pdf", "more.txt"}
+
+
 def test_cancel_indexing_keeps_the_window_usable(qtbot: QtBot, tmp_path: Path,
                                                  open_window: Callable[..., MainWindow]) -> None:
     folder = tmp_path / "many"

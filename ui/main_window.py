@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         if self._check_models() and preload:
             self.preload_model()
         if watch and self.pages.currentIndex() == 0:
-            self.indexing.start_watching()
+            self._follow_folders()
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -204,8 +204,15 @@ class MainWindow(QMainWindow):
 
     def _retry_models(self) -> None:
         if self._check_models():
-            self.indexing.start_watching()
+            self._follow_folders()
             self.preload_model()
+
+    def _follow_folders(self) -> None:
+        """Watch the library's folders, and first catch up with what changed while the app was closed (files
+        added, edited or deleted; documents read by an older reader). Unchanged files cost one stat each."""
+        self.indexing.start_watching()
+        if self.engine.store().roots():
+            self.indexing.rescan()
 
     def preload_model(self) -> None:
         """Load the embedder and the chat model in a worker, so the first answer starts at once."""
