@@ -40,6 +40,14 @@ def outcomes(events: list[IndexProgress]) -> dict[str, tuple[str, str, str]]:
             for e in events if e.outcome is not None}
 
 
+def write_notes(folder: Path, count: int) -> Path:
+    """A folder of ``count`` small Markdown notes, n0.md, n1.md, ..."""
+    folder.mkdir()
+    for i in range(count):
+        (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote number {i}.")
+    return folder
+
+
 def assert_consistent(store: IndexStore) -> None:
     """No orphans anywhere: every chunk has its vector, bits and keywords, and the counts add up."""
     conn = store.conn
@@ -171,10 +179,7 @@ def test_change_reembeds_only_changed_chunks(tmp_path: Path, indexer: Indexer, s
 
 def test_unchanged_resync_reads_nothing_and_touch_is_not_a_change(tmp_path: Path, indexer: Indexer,
                                                                   store: IndexStore) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for i in range(20):
-        (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote number {i}.")
+    folder = write_notes(tmp_path / "docs", 20)
     run(indexer.add([folder]))
     last, events = run(indexer.sync())
     assert last.summary["unchanged"] == 20 and last.files_total == 0
@@ -185,11 +190,7 @@ def test_unchanged_resync_reads_nothing_and_touch_is_not_a_change(tmp_path: Path
 
 def test_documents_read_by_an_older_reader_are_read_again_once(tmp_path: Path, indexer: Indexer,
                                                                store: IndexStore) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for i in range(3):
-        (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote number {i} about the harbour.")
-    run(indexer.add([folder]))
+    run(indexer.add([write_notes(tmp_path / "docs", 3)]))
     with store.conn:  # as if n1.md had been read before the reader last changed (or before the column existed)
         store.conn.execute("UPDATE documents SET reader_version = 0 WHERE path LIKE '%n1.md'")
     last, events = run(indexer.sync())
