@@ -13,6 +13,7 @@ of the other side's prompt. The Python layer's cost is the difference in decode 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import statistics
@@ -38,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="hushdocs-bench-ask-"))
     os.environ["HUSHDOCS_HOME"] = str(home)
     from bench.squad import load_squad, write_article_pdfs
-    from engine.api import Engine
-    from engine.generation.llm import GeneratorOptions, LlamaGenerator
+    from engine.api import Engine, generator_options
+    from engine.generation.llm import LlamaGenerator
     from engine.generation.models import resolve_chat_model
     from engine.generation.prompt import answer_messages
     from engine.settings import Settings
@@ -50,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.passage_tokens is not None:
         settings.passage_tokens = args.passage_tokens
     chosen_generator = None
-    if args.flash_attn == "off":
-        options = GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
-                                   n_gpu_layers=settings.gpu_layers, flash_attn=False)
+    if args.flash_attn == "off":  # the app's generator, but for this one option
+        options = dataclasses.replace(generator_options(settings), flash_attn=False)
         chosen_generator = LlamaGenerator(resolve_chat_model(settings.chat_model), options)
     engine = Engine(settings, generator=chosen_generator)
     articles, questions = load_squad()

@@ -34,6 +34,12 @@ from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
 log = logging.getLogger(__name__)
 
 
+def generator_options(settings: Settings) -> GeneratorOptions:
+    """How the settings load the chat model."""
+    return GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
+                            n_gpu_layers=settings.gpu_layers)
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, *, database: Path | None = None,
                  embedder: Embedder | None = None, generator: Generator | None = None) -> None:
@@ -82,10 +88,7 @@ class Engine:
         """The chat model, loaded on first use (seconds; call it from a worker thread)."""
         with self._model_lock:
             if self._generator is None:
-                options = GeneratorOptions(n_ctx=self.settings.context_size,
-                                           n_threads=self.settings.effective_threads(),
-                                           n_gpu_layers=self.settings.gpu_layers)
-                generator = LlamaGenerator(self.chat_model_path(), options)
+                generator = LlamaGenerator(self.chat_model_path(), generator_options(self.settings))
                 # The system prompt is the same for every question: evaluate it now, not on the first question.
                 generator.prefill(answer_messages("", []))
                 self._generator = generator
