@@ -9,6 +9,10 @@ from __future__ import annotations
 import multiprocessing
 import sys
 
+from engine.offline import seal_environment
+
+seal_environment()  # before anything imports onnxruntime, tokenizers or llama.cpp (see engine/offline.py)
+
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the frozen app re-enters here in its parser child process

@@ -1,10 +1,15 @@
-"""Shared fixtures: an isolated Hushdocs home per test, the real models, and two guards.
+"""Shared fixtures: an isolated Hushdocs home per test, the real models, and three guards.
 
 - Every test gets ``HUSHDOCS_HOME`` in its own ``tmp_path``: no test reads or writes a user's data.
   Models are shared: ``HUSHDOCS_MODELS`` points at the folder `bootstrap.py` provisioned.
 - No test may open a network connection: ``socket.connect`` to anything but a Unix socket fails
-  the test (the offline promise, proven on every code path the suite runs).
+  the test (the offline promise, proven on every code path the suite runs). Every Python process a
+  test starts (the CLI, the parser child) carries the same guard through ``tests/support/netguard``
+  on ``PYTHONPATH``, and an attempt recorded there fails the test that started it.
 - No test may leave threads running.
+
+The environment is sealed first (``engine.offline``), as ``main.py`` does, so that nothing the tests
+import calls home either.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import paths
+from engine import offline, paths
+from tests.support import child_network
 
+offline.seal_environment()
+child_network.install()  # every Python subprocess the tests start is guarded too
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Resolve the provisioned model folder before any test moves HUSHDOCS_HOME.
 MODELS_DIR = paths.models_dir()
@@ -51,6 +59,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def child_network_guard() -> Iterator[child_network.ChildNetworkLog]:
+    log = child_network.ChildNetworkLog()
+    log.take()
+    yield log
+    attempts = log.take()
+    assert not attempts, "a process started by this test tried to reach the network:\n" + "\n".join(attempts)
+
+
+@pytest.fixture(autouse=True)
 def hushdocs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hushdocs-home"
     monkeypatch.setenv(paths.HOME_ENV, str(home))
@@ -62,11 +79,10 @@ def no_leftover_threads() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + 5
-    while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    for thread in threading.enumerate():
+        if thread not in before and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))  # finishing threads get until the deadline
+    extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
 
 

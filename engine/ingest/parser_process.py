@@ -32,6 +32,9 @@ def _import_loader(name: str) -> Callable[..., ParsedDocument]:
 
 
 def _child_main(connection: Connection, loader_name: str) -> None:
+    from engine.offline import seal_environment
+
+    seal_environment()  # inherited from the parent already; sealed again before the loaders import anything
     load = _import_loader(loader_name)
 
     while True:
