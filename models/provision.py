@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from engine.errors import ChecksumError, HushdocsError
-from models.catalogue import CATALOGUE, CatalogueModel, WheelMember
+from engine.models_catalogue import CATALOGUE, CatalogueModel, WheelMember
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20

@@ -108,7 +108,7 @@ def seed_models(sources: Iterable[Path], destination: Path) -> None:
     """Hard-link (or copy) already provisioned model files into build/models so nothing is downloaded
     again; `models install` then verifies every file's sha256 whatever its origin."""
     sys.path.insert(0, str(ROOT))
-    from models.catalogue import CATALOGUE
+    from engine.models_catalogue import CATALOGUE
 
     destination.mkdir(parents=True, exist_ok=True)
     for model in (m for m in CATALOGUE if m.default):
@@ -198,7 +198,7 @@ def input_fingerprint() -> str:
         record = dist_info / "RECORD"
         digest.update(dist_info.name.encode() + (record.read_bytes() if record.is_file() else b""))
     sys.path.insert(0, str(ROOT))
-    from models.catalogue import CATALOGUE
+    from engine.models_catalogue import CATALOGUE
 
     digest.update("".join(m.sha256 for m in CATALOGUE if m.default).encode())
     digest.update(sys.version.encode())

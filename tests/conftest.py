@@ -87,7 +87,7 @@ def no_leftover_threads() -> Iterator[None]:
 
 
 def _model_file(name: str) -> Path:
-    from models.catalogue import by_name
+    from engine.models_catalogue import by_name
 
     path = MODELS_DIR / by_name(name).file_name
     if not path.is_file():

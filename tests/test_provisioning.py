@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from engine import model_files as locate
 from engine import paths
 from engine.errors import ChecksumError, ModelMissingError
-from models import locate
-from models.catalogue import CATALOGUE, CatalogueModel, WheelMember, by_name
+from engine.models_catalogue import CATALOGUE, CatalogueModel, WheelMember, by_name
 from models.provision import LocalWheels, Manifest, provision, status_of
 
 

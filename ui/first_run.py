@@ -13,8 +13,8 @@ def missing_models_message(settings: Settings) -> str:
     """Why the app cannot answer yet (a quick file check, no model is loaded), or "" when all is there."""
     from engine.errors import HushdocsError
     from engine.generation.models import resolve_chat_model
-    from models import locate
-    from models.catalogue import EMBEDDER, TOKENIZER
+    from engine import model_files as locate
+    from engine.models_catalogue import EMBEDDER, TOKENIZER
 
     for model in (EMBEDDER, TOKENIZER):
         if not locate.is_installed(model):

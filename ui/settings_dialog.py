@@ -32,8 +32,8 @@ ADD_GGUF = "__add_gguf__"
 
 def chat_model_choices(current: str) -> list[tuple[str, str]]:
     """(label, setting) for every installed catalogue chat model, plus the current custom file."""
-    from models import locate
-    from models.catalogue import chat_models
+    from engine import model_files as locate
+    from engine.models_catalogue import chat_models
 
     choices = [(m.title, m.name) for m in chat_models() if locate.is_installed(m)]
     if current and current not in {value for _, value in choices}:
@@ -112,7 +112,7 @@ class SettingsDialog(QDialog):
         form.addRow("Passages per answer:", self.passages)
         form.addRow("Passage length:", self.passage_tokens)
 
-        from models.catalogue import EMBEDDER
+        from engine.models_catalogue import EMBEDDER
 
         about = QGroupBox("Where things are")
         about_form = QFormLayout(about)

@@ -103,7 +103,7 @@ class OnnxEmbedder:
 
 def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
     """The catalogue's embedder and tokenizer from the model folder (ModelMissingError if absent)."""
-    from models import locate
-    from models.catalogue import EMBEDDER, TOKENIZER
+    from engine import model_files as locate
+    from engine.models_catalogue import EMBEDDER, TOKENIZER
 
     return OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=threads)

@@ -9,8 +9,8 @@ from engine.errors import HushdocsError
 
 def resolve_chat_model(setting: str) -> Path:
     """A catalogue name resolves to its installed file; anything else is taken as a path."""
-    from models import locate
-    from models.catalogue import CATALOGUE
+    from engine import model_files as locate
+    from engine.models_catalogue import CATALOGUE
 
     for model in CATALOGUE:
         if model.role == "chat" and setting in (model.name, model.file_name):

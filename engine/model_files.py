@@ -1,4 +1,4 @@
-"""Find installed model files at run time (never downloads)."""
+"""Find the catalogue's installed model files at run time (never downloads; ``models/`` installs them)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine import paths
 from engine.errors import ModelMissingError
-from models.catalogue import CatalogueModel
+from engine.models_catalogue import CatalogueModel
 
 
 def find(model: CatalogueModel) -> Path:
