@@ -67,8 +67,12 @@ def test_start_up_catches_up_with_what_changed_while_the_app_was_closed(
     (library_folder / "garden.md").unlink()
     (library_folder / "more.txt").write_text("The harbour master is called Ewan Price.", "utf-8")
     window = open_window(engine, watch=True, preload=False)
-    qtbot.waitUntil(lambda: window.library.row(str(library_folder / "more.txt")) is not None
-                    and window.library.row(str(library_folder / "garden.md")) is None, timeout=60_000)
+    def caught_up() -> bool:
+        added = window.library.row(str(library_folder / "more.txt"))  # a row shows as "queued" before it is indexed
+        return added is not None and added.status == "indexed" and window.library.row(
+            str(library_folder / "garden.md")) is None
+
+    qtbot.waitUntil(caught_up, timeout=60_000)
     assert {Path(d.path).name for d in engine.documents()} == {"brannock.pdf", "broken.pdf", "more.txt"}
 
 
