@@ -29,7 +29,3 @@ class ChecksumError(HushdocsError):
 
 class IndexMismatchError(HushdocsError):
     """The index was built with another embedding model than the one loaded now."""
-
-
-class Cancelled(Exception):  # noqa: N818 - an outcome, not an error (like Anki's Interrupted)
-    """Long work was stopped on request. Not an error: callers report it as 'cancelled'."""

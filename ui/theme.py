@@ -19,11 +19,6 @@ def palette() -> QPalette:
     return QGuiApplication.palette()
 
 
-def is_dark() -> bool:
-    window = palette().color(QPalette.ColorRole.Window)
-    return window.lightness() < 128
-
-
 def secondary_text() -> QColor:
     return palette().color(QPalette.ColorRole.PlaceholderText)
 

@@ -102,10 +102,6 @@ class ParserProcess:
             return document
         raise LoadError(reply[1], reply[2])
 
-    def parse(self, path: Path) -> ParsedDocument:
-        self.submit(path)
-        return self.result()
-
     def _restart(self) -> None:
         if self._process is not None:
             self._process.kill()

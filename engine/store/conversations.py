@@ -57,10 +57,6 @@ class ConversationStore:
             self.conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled",
                                                                                   conversation_id))
 
-    def set_collection(self, conversation_id: int, collection: str | None) -> None:
-        with self.conn:
-            self.conn.execute("UPDATE conversations SET collection = ? WHERE id = ?", (collection, conversation_id))
-
     def delete(self, conversation_id: int) -> None:
         with self.conn:
             self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))

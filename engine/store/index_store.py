@@ -66,7 +66,9 @@ class IndexStore:
                 raise IndexMismatchError(
                     f"This index was built with the embedding model {recorded!r} "
                     f"({get_meta(self.conn, 'embedding_dim')} dimensions), not {name!r} ({dim}). "
-                    "Re-index with `main.py reindex` to use the new model."
+                    "Re-index with the new model: close Hushdocs, move the index file "
+                    f"({self.conn.filename or 'hushdocs.sqlite3 in the data folder'}) aside and add your folders "
+                    "again (that file also holds the conversations)."
                 )
             self.conn.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS chunk_bits USING vec0("
@@ -214,7 +216,8 @@ class IndexStore:
         return found
 
     def counts(self) -> dict[str, int]:
-        """Row counts of every table that holds a trace of a document (tests prove forgetting with it)."""
+        """Row counts of the tables that hold a document's content: its row, chunks, vectors and keywords (tests
+        prove forgetting with it). Folders, collections and conversations citing the document are not counted."""
         tables = ("documents", "chunks", "chunk_embeddings", "chunks_fts", "chunk_bits")
         result = {}
         for table in tables:
