@@ -21,7 +21,8 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
     log_file = paths.log_path()
     root = logging.getLogger()
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8",
+                                                       errors="backslashreplace")  # odd file names too
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
         root.addHandler(handler)
     if console and sys.stderr is not None:

@@ -290,3 +290,28 @@ def test_vector_search_follows_additions_and_deletions(tmp_path: Path, indexer: 
     (folder / "tides.md").unlink()
     run(indexer.sync())  # a deletion: the copy is reloaded, no vector of a forgotten file comes back
     assert all(not h.path.endswith("tides.md") for h in retriever.search("ocean tides", k=5, mode="dense"))
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_followed(tmp_path: Path, indexer: Indexer,
+                                                              store: IndexStore) -> None:
+    folder = tmp_path / "names"
+    folder.mkdir()
+    odd = os.fsdecode(os.fsencode(folder) + b"/bad\xff.txt")  # what os.scandir hands over (PEP 383)
+    Path(odd).write_text("The badly named note is about grey herons.", "utf-8")
+    (folder / "good.md").write_text("# Good\n\nA note about barn owls.", "utf-8")
+    last, events = run(indexer.add([folder]))
+    assert last.phase == "finished" and last.summary["indexed"] == 2, outcomes(events)
+    documents = {d.path: d for d in store.documents()}
+    assert set(documents) == {odd, str(folder / "good.md")}
+    assert documents[odd].status == "indexed" and documents[odd].title == "bad\\xff"  # shown, never garbled
+    assert rows(store.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'herons'") == [(1,)]
+    last, _events = run(indexer.sync())  # the next sync finds it unchanged instead of crashing
+    assert last.summary["unchanged"] == 2
+    os.rename(odd, folder / "renamed.txt")
+    _last, events = run(indexer.sync())
+    assert outcomes(events)["renamed.txt"][0] == "moved"
+    os.rename(folder / "renamed.txt", odd)
+    run(indexer.sync())
+    assert indexer.forget([odd]) == 1
+    assert [d.path for d in store.documents()] == [str(folder / "good.md")]
+    assert_consistent(store)

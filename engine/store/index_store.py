@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.embedding.embedder import Vectors
 from engine.errors import IndexMismatchError
+from engine.filenames import from_db, printable, to_db
 from engine.records import ChunkSpan, Collection, DocumentRecord
 from engine.store.db import get_meta, rows, scalar, set_meta
 
@@ -96,12 +97,12 @@ class IndexStore:
             self.conn.execute(
                 "INSERT INTO roots(collection_id, path) VALUES (?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET collection_id = excluded.collection_id",
-                (collection_id, path),
+                (collection_id, to_db(path)),
             )
 
     def remove_root(self, path: str) -> None:
         with self.conn:
-            self.conn.execute("DELETE FROM roots WHERE path = ?", (path,))
+            self.conn.execute("DELETE FROM roots WHERE path = ?", (to_db(path),))
 
     def roots(self, collection_id: int | None = None) -> list[tuple[int, str]]:
         """(collection id, path) of every folder or file the user added."""
@@ -110,7 +111,7 @@ class IndexStore:
         else:
             found = rows(self.conn, "SELECT collection_id, path FROM roots WHERE collection_id = ? ORDER BY path",
                          (collection_id,))
-        return [(int(c), str(p)) for c, p in found]
+        return [(int(c), from_db(p)) for c, p in found]
 
     def collections(self) -> list[Collection]:
         result = []
@@ -135,8 +136,8 @@ class IndexStore:
             query += " WHERE collection_id = ?"
             args = (collection_id,)
         return {
-            str(row[2]): FileState(int(row[0]), int(row[1]), str(row[2]), int(row[3]), int(row[4]), str(row[5]),
-                                   str(row[6]), int(row[7]))
+            from_db(row[2]): FileState(int(row[0]), int(row[1]), from_db(row[2]), int(row[3]), int(row[4]),
+                                       str(row[5]), str(row[6]), int(row[7]))
             for row in rows(self.conn, query, args)
         }
 
@@ -151,8 +152,8 @@ class IndexStore:
             args = (collection,)
         query += " ORDER BY c.name, d.path"
         return [
-            DocumentRecord(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), int(r[7]),
-                           int(r[8]), int(r[9]), r[10])
+            DocumentRecord(int(r[0]), str(r[1]), from_db(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]),
+                           int(r[7]), int(r[8]), int(r[9]), r[10])
             for r in rows(self.conn, query, args)
         ]
 
@@ -195,7 +196,7 @@ class IndexStore:
         """A renamed or moved file: same content, new path. Nothing is re-embedded."""
         with self.conn:
             self.conn.execute("UPDATE documents SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
-                              (new_path, size, mtime_ns, doc_id))
+                              (to_db(new_path), size, mtime_ns, doc_id))
 
     def delete_document(self, doc_id: int) -> None:
         with self.conn:
@@ -238,10 +239,10 @@ class IndexStore:
             "content_hash = excluded.content_hash, status = excluded.status, error = excluded.error, "
             "pages = excluded.pages, chunk_count = excluded.chunk_count, indexed_at = excluded.indexed_at, "
             "reader_version = excluded.reader_version",
-            (doc.collection_id, doc.path, doc.kind, doc.title, doc.size, doc.mtime_ns, doc.content_hash, status,
-             error, doc.pages, chunk_count, time.time(), doc.reader_version),
+            (doc.collection_id, to_db(doc.path), doc.kind, printable(doc.title), doc.size, doc.mtime_ns,
+             doc.content_hash, status, printable(error), doc.pages, chunk_count, time.time(), doc.reader_version),
         )
-        return int(scalar(self.conn, "SELECT id FROM documents WHERE path = ?", (doc.path,)))
+        return int(scalar(self.conn, "SELECT id FROM documents WHERE path = ?", (to_db(doc.path),)))
 
     def _bump(self, counter: str) -> None:
         """Tell in-memory copies of the vectors (retrieval/binary_index.py) that the index changed."""
