@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import apsw
@@ -77,3 +78,41 @@ def test_a_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.
     conn = apsw.Connection(str(path))
     assert scalar(conn, "PRAGMA user_version") == len(MIGRATIONS)
     assert scalar(conn, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == 0
+
+
+_FIRST_LAUNCH = """
+import sys, time
+import time
+from pathlib import Path
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+from engine.store.db import connect
+from engine.store.index_store import IndexStore
+store = IndexStore(connect(sys.argv[1]))
+store.ensure_embedder("all-MiniLM-L6-v2", 384)
+store.collection_id("My documents")
+print(len(store.collections()))
+"""
+
+
+def test_processes_opening_a_fresh_home_at_once_all_succeed(tmp_path: Path) -> None:
+    """The GUI and a CLI command at first launch: every process migrates or waits its turn, none fails."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    for attempt in range(3):
+        database, go = tmp_path / f"home{attempt}.sqlite3", tmp_path / f"go{attempt}"
+        processes = [subprocess.Popen([sys.executable, "-c", _FIRST_LAUNCH, str(database), str(go)], cwd=root,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        time.sleep(1.5)  # let every process import and wait at the line
+        go.touch()
+        results = [(p.wait(60), *p.communicate()) for p in processes]
+        failures = [err.strip().splitlines()[-1] for code, _out, err in results if code != 0]
+        assert failures == [], f"attempt {attempt}: {failures}"
+        assert all(out.strip() == "1" for _code, out, _err in results)
+        conn = connect(database)
+        assert schema_version(conn) == len(MIGRATIONS)
+        assert scalar(conn, "SELECT count(*) FROM collections") == 1
+        conn.close()

@@ -8,7 +8,8 @@ machine's and macOS's system Python cannot). Each thread opens its own connectio
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +119,37 @@ def schema_version(conn: apsw.Connection) -> int:
     return int(scalar(conn, "PRAGMA user_version"))
 
 
+@contextmanager
+def write_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """A transaction that takes the write lock first (``BEGIN IMMEDIATE``), waiting on the busy timeout.
+
+    A plain transaction that reads and then writes cannot wait: when another process wrote in between,
+    SQLite fails it at once with "database is locked". Anything that decides on what it read uses this.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: apsw.Connection) -> None:
-    """Run each pending migration in its own transaction, bumping ``user_version`` inside it."""
+    """Run each pending migration in its own transaction, bumping ``user_version`` inside it.
+
+    Two processes may open a fresh data home at once (the app and a command at first launch): each
+    migration takes the write lock and re-reads the version inside it, so the second process waits and
+    then finds the work done.
+    """
     with _migrate_lock:
         for number, migration in enumerate(MIGRATIONS, start=1):
-            with conn:  # a transaction: the migration and its version land together or not at all
-                if schema_version(conn) >= number:
-                    continue
-                migration(conn)
-                conn.execute(f"PRAGMA user_version = {number}")
+            if schema_version(conn) >= number:
+                continue
+            with write_transaction(conn):  # the migration and its version land together or not at all
+                if schema_version(conn) < number:
+                    migration(conn)
+                    conn.execute(f"PRAGMA user_version = {number}")
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:

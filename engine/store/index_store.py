@@ -18,7 +18,7 @@ from engine.embedding.embedder import Vectors
 from engine.errors import IndexMismatchError
 from engine.filenames import from_db, printable, to_db
 from engine.records import ChunkSpan, Collection, DocumentRecord
-from engine.store.db import get_meta, rows, scalar, set_meta
+from engine.store.db import get_meta, rows, scalar, set_meta, write_transaction
 
 DEFAULT_COLLECTION = "My documents"
 
@@ -58,7 +58,7 @@ class IndexStore:
 
     def ensure_embedder(self, name: str, dim: int) -> None:
         """Record the embedding model with the index; refuse to mix vectors of two models."""
-        with self.conn:
+        with write_transaction(self.conn):  # read, then write: another process may be doing the same
             recorded = get_meta(self.conn, "embedder")
             if recorded is None:
                 set_meta(self.conn, "embedder", name)
@@ -88,8 +88,9 @@ class IndexStore:
             return int(found[0][0])
         if not create:
             return None
-        with self.conn:
-            self.conn.execute("INSERT INTO collections(name, created_at) VALUES (?, ?)", (name, time.time()))
+        with self.conn:  # another process may have created it since the look-up
+            self.conn.execute("INSERT INTO collections(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                              (name, time.time()))
         return int(scalar(self.conn, "SELECT id FROM collections WHERE name = ?", (name,)))
 
     def add_root(self, collection_id: int, path: str) -> None:
