@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine import __version__
-from engine.errors import HushdocsError
+from engine.api import HushdocsError, __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    from engine.logs import install_crash_logging, setup_logging
+    from engine.api import install_crash_logging, setup_logging
 
     setup_logging(console=True)
     install_crash_logging()

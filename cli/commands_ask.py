@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from cli.output import print_json
-from engine.retrieval.search import FUSIONS
+from engine.api import FUSIONS
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from engine.api import Engine
-    from engine.settings import Settings
+    from engine.api import Engine, Settings
 
     settings = Settings.load()
     if args.fusion:
@@ -55,8 +54,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from engine.api import Engine
-    from engine.settings import Settings
+    from engine.api import Engine, Settings
 
     settings = Settings.load()
     if args.model is not None:

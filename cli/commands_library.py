@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.output import human_seconds, is_terminal, print_json, progress_bar, table
-from engine.ingest.sync import FileOutcome, IndexProgress
-from engine.store.index_store import DEFAULT_COLLECTION
+from engine.api import DEFAULT_COLLECTION, FileOutcome, IndexProgress
 
 if TYPE_CHECKING:
     from engine.api import Engine

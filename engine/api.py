@@ -1,9 +1,13 @@
-"""The engine's one facade: everything the GUI and the CLI do goes through ``Engine``.
+"""The engine's one door: ``ui/`` and ``cli/`` import this module and nothing else of ``engine/``.
 
-Threading (see ENGINEERING.md): every thread gets its own database connection; indexing runs under
-one write lock (the watcher's syncs and a user's "add folder" take turns); the chat model is owned
-by one object with its own lock. Long work is a plain generator the caller drives; a
-``threading.Event`` stops it.
+``Engine`` does the work (library, watching, search, answers, conversations, models); the names
+re-exported below are the records, errors and helpers its callers handle. An import-linter contract
+(``[tool.importlinter]`` in pyproject.toml, run by ``bootstrap.py test``) keeps this the only door.
+
+Threading (ARCHITECTURE.md has the whole table): every thread gets its own database connection;
+indexing runs under one write lock (the watcher's syncs and a user's "add folder" take turns); the
+chat model is owned by one object with its own lock. Long work is a plain generator the caller
+drives; a ``threading.Event`` stops it.
 """
 
 from __future__ import annotations
@@ -16,20 +20,87 @@ from pathlib import Path
 
 import apsw
 
-from engine import paths
+from engine import __version__, model_files, paths
+from engine.durations import format_duration
 from engine.embedding.embedder import Embedder
-from engine.generation.answer import Answerer, AnswerEvent
-from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator
+from engine.errors import HushdocsError, ModelMissingError
+from engine.filenames import printable
+from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
+from engine.generation.answer import Answer, Answerer, AnswerEvent
+from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator, gpu_offload_supported
 from engine.generation.models import resolve_chat_model
 from engine.generation.prompt import answer_messages
-from engine.ingest.sync import Indexer, IndexProgress
+from engine.history import HISTORY_TURNS
+from engine.ingest.status import EMPTY, FAILED, INDEXED, NEEDS_OCR, PROBLEM_STATUSES, SKIPPED, LoadError
+from engine.ingest.sync import FileOutcome, Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
-from engine.records import Collection, DocumentRecord, Hit
-from engine.retrieval.search import Retriever, SearchMode
+from engine.logs import install_crash_logging, setup_logging
+from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
+from engine.page_render import LoadedText, RenderedPage, load_text, render_page
+from engine.records import Citation, Collection, DocumentRecord, Hit
+from engine.retrieval.search import FUSIONS, Fusion, Retriever, SearchMode, has_documents
+from engine.selftest import Check, run_self_test
 from engine.settings import Settings
-from engine.store.conversations import ConversationStore
+from engine.store.conversations import Conversation, ConversationStore, Message
 from engine.store.db import connect
 from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_COLLECTION",
+    "EMBEDDER",
+    "EMPTY",
+    "FAILED",
+    "FORMATS",
+    "FUSIONS",
+    "HISTORY_TURNS",
+    "INDEXED",
+    "NEEDS_OCR",
+    "PROBLEM_STATUSES",
+    "SKIPPED",
+    "Answer",
+    "AnswerEvent",
+    "CatalogueModel",
+    "Check",
+    "Citation",
+    "Collection",
+    "Conversation",
+    "Conversations",
+    "DocumentRecord",
+    "Engine",
+    "FileOutcome",
+    "Format",
+    "Fusion",
+    "Hit",
+    "HushdocsError",
+    "IndexProgress",
+    "LoadError",
+    "LoadedText",
+    "Message",
+    "ModelMissingError",
+    "RenderedPage",
+    "SearchMode",
+    "Settings",
+    "__version__",
+    "by_name",
+    "chat_models",
+    "file_patterns",
+    "format_duration",
+    "format_names",
+    "generator_options",
+    "gpu_offload_supported",
+    "install_crash_logging",
+    "is_paged",
+    "is_supported",
+    "load_text",
+    "missing_models_message",
+    "model_files",
+    "paths",
+    "printable",
+    "render_page",
+    "run_self_test",
+    "setup_logging",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +109,60 @@ def generator_options(settings: Settings) -> GeneratorOptions:
     """How the settings load the chat model."""
     return GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
                             n_gpu_layers=settings.gpu_layers)
+
+
+def missing_models_message(settings: Settings) -> str:
+    """Why answers cannot start yet (a quick file check, nothing is loaded), or "" when every model is there."""
+    try:
+        for model in (EMBEDDER, TOKENIZER):
+            model_files.find(model)
+        resolve_chat_model(settings.chat_model)
+    except HushdocsError as error:
+        return str(error)
+    return ""
+
+
+class Conversations:
+    """The saved conversations. Bound to no thread: every call runs on the calling thread's own connection."""
+
+    def __init__(self, connection: Callable[[], apsw.Connection]) -> None:
+        self._connection = connection
+
+    def _store(self) -> ConversationStore:
+        return ConversationStore(self._connection())
+
+    def all(self) -> list[Conversation]:
+        """Most recently updated first."""
+        return self._store().all()
+
+    def get(self, conversation_id: int) -> Conversation | None:
+        return self._store().get(conversation_id)
+
+    def count(self) -> int:
+        return self._store().count()
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        return self._store().messages(conversation_id)
+
+    def create(self, title: str = "New chat", collection: str | None = None) -> Conversation:
+        return self._store().create(title, collection)
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        self._store().rename(conversation_id, title)
+
+    def delete(self, conversation_id: int) -> None:
+        self._store().delete(conversation_id)
+
+    def add_message(self, conversation_id: int, role: str, content: str,
+                    citations: list[Citation] | None = None) -> Message:
+        return self._store().add_message(conversation_id, role, content, citations)
+
+    def delete_last_answer(self, conversation_id: int) -> None:
+        """Drop the last answer (before asking its question again)."""
+        self._store().delete_last_answer(conversation_id)
+
+    def export_markdown(self, conversation_id: int) -> str:
+        return self._store().export_markdown(conversation_id)
 
 
 class Engine:
@@ -53,11 +178,12 @@ class Engine:
         self._watcher: FolderWatcher | None = None
         self._connections: list[apsw.Connection] = []
         self._connections_lock = threading.Lock()
+        self._conversations = Conversations(self._connection)
         self._closed = False
 
-    # -- resources ------------------------------------------------------------------------------
+    # -- resources (engine-internal: nothing outside engine/ holds a connection or a store) ----------
 
-    def connection(self) -> apsw.Connection:
+    def _connection(self) -> apsw.Connection:
         """This thread's connection (opened on first use)."""
         conn: apsw.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -67,11 +193,8 @@ class Engine:
                 self._connections.append(conn)
         return conn
 
-    def store(self) -> IndexStore:
-        return IndexStore(self.connection())
-
-    def conversations(self) -> ConversationStore:
-        return ConversationStore(self.connection())
+    def _store(self) -> IndexStore:
+        return IndexStore(self._connection())
 
     def embedder(self) -> Embedder:
         with self._model_lock:
@@ -83,6 +206,10 @@ class Engine:
 
     def chat_model_path(self) -> Path:
         return resolve_chat_model(self.settings.chat_model)
+
+    def missing_models(self) -> str:
+        """Why answers cannot start with the current settings, or "" when every model file is there."""
+        return missing_models_message(self.settings)
 
     def generator(self) -> Generator:
         """The chat model, loaded on first use (seconds; call it from a worker thread)."""
@@ -104,10 +231,18 @@ class Engine:
                 self._generator.close()
             self._generator = None
 
+    # -- settings -------------------------------------------------------------------------------
+
+    def apply_settings(self, new: Settings) -> bool:
+        """Save and use ``new``; True when the chat model must be loaded again (``reload_generator``)."""
+        old, self.settings = self.settings, new
+        new.save()
+        return new.needs_model_reload(old)
+
     # -- library --------------------------------------------------------------------------------
 
     def indexer(self) -> Indexer:
-        return Indexer(self.store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
+        return Indexer(self._store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
                        parse_timeout_s=self.settings.parse_timeout_s)
 
     def index(self, paths_: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
@@ -128,31 +263,39 @@ class Engine:
 
     def delete_collection(self, name: str) -> None:
         with self._write_lock:
-            store = self.store()
+            store = self._store()
             collection_id = store.collection_id(name, create=False)
             if collection_id is not None:
                 store.delete_collection(collection_id)
 
     def create_collection(self, name: str) -> None:
         """An empty collection, ready for folders."""
-        self.store().collection_id(name.strip())
+        self._store().collection_id(name.strip())
 
     def forget_everything(self) -> None:
         """Every collection, document, vector and conversation: the index starts empty."""
         with self._write_lock:
-            store = self.store()
+            store = self._store()
             for collection in store.collections():
                 store.delete_collection(collection.id)
-            conversations = self.conversations()
+            conversations = ConversationStore(self._connection())
             for conversation in conversations.all():
                 conversations.delete(conversation.id)
         self.refresh_watches()
 
     def collections(self) -> list[Collection]:
-        return self.store().collections()
+        return self._store().collections()
 
     def documents(self, collection: str | None = None) -> list[DocumentRecord]:
-        return self.store().documents(collection)
+        return self._store().documents(collection)
+
+    def has_folders(self) -> bool:
+        """Whether any folder or file was ever added (there is something to follow)."""
+        return bool(self._store().roots())
+
+    def has_documents(self, collection: str | None = None) -> bool:
+        """Whether anything is indexed (in ``collection``) to answer from: the rule answers use too."""
+        return has_documents(self._connection(), collection)
 
     # -- watching -------------------------------------------------------------------------------
 
@@ -172,7 +315,7 @@ class Engine:
     def refresh_watches(self) -> None:
         """Watch the current roots (call after adding or forgetting folders)."""
         if self._watcher is not None:
-            roots = [root for _, root in self.store().roots()]
+            roots = [root for _, root in self._store().roots()]
             self._watcher.watch([(r, True) if os.path.isdir(r) else (os.path.dirname(r), False) for r in roots])
 
     def stop_watching(self) -> None:
@@ -183,7 +326,7 @@ class Engine:
     # -- questions ------------------------------------------------------------------------------
 
     def retriever(self) -> Retriever:
-        return Retriever(self.connection(), self.embedder(), fusion=self.settings.fusion)
+        return Retriever(self._connection(), self.embedder(), fusion=self.settings.fusion)
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
                document_id: int | None = None) -> list[Hit]:
@@ -194,6 +337,11 @@ class Engine:
         """Stream a grounded answer: status, tokens, then the final answer with its citations."""
         answerer = Answerer(self.retriever(), self.generator, self.settings)
         yield from answerer.ask(question, history=history, collection=collection, stop=stop)
+
+    # -- conversations --------------------------------------------------------------------------
+
+    def conversations(self) -> Conversations:
+        return self._conversations
 
     # -- shutdown -------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 # Settings that take one of a few words: a hand-edited file may hold anything.
 _CHOICES: dict[str, tuple[str, ...]] = {"fusion": FUSIONS}
+# What the loaded chat model was built from: changing one of these means loading the model again.
+MODEL_RELOAD_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads")
 
 
 @dataclass
@@ -64,6 +66,10 @@ class Settings:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(changed, indent=2), "utf-8")
         os.replace(temporary, path)
+
+    def needs_model_reload(self, previous: Settings) -> bool:
+        """Whether the chat model loaded with ``previous`` must be loaded again for these settings."""
+        return any(getattr(self, name) != getattr(previous, name) for name in MODEL_RELOAD_SETTINGS)
 
     def effective_threads(self) -> int:
         return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

@@ -458,3 +458,38 @@ def test_docx_without_document_xml(tmp_path: Path) -> None:
     error = _error(path)
     assert error.status == FAILED
     assert error.reason.startswith("corrupt Word file: ")
+
+
+def test_utf8_with_a_few_stray_bytes_stays_utf8(tmp_path: Path) -> None:
+    """A damaged UTF-8 note: the bad bytes become U+FFFD, the rest is not re-read as a legacy charset."""
+    data = ("# Café notes\n\nThe café in Zürich serves crème brûlée.\n".encode()
+            + b"Stray \xff byte, \xfe another,\x80 and \x81 the last.\n")
+    path = tmp_path / "damaged.md"
+    path.write_bytes(data)
+    text = _load(path).text
+    assert "The café in Zürich serves crème brûlée." in text and text.startswith("# Café notes")
+    assert text.count("\ufffd") == 4 and "Stray \ufffd byte" in text
+
+
+def test_legacy_text_with_one_odd_pair_is_still_legacy(tmp_path: Path) -> None:
+    text = "Er sagte „Fuß“ und ging über die Brücke. Die Größe der Äpfel überraschte alle Gäste.\n" * 3
+    path = tmp_path / "german.txt"
+    path.write_bytes(text.encode("cp1252"))  # "ß“" is DF 93: by chance a valid UTF-8 sequence
+    assert _load(path).text == text
+
+
+@pytest.mark.parametrize("body", [b"# Notes\n\nPlain ASCII text about herons and owls, nothing wide.\n",
+                                  "# Notes\n\nA café in Zürich, written in UTF-8 after a stray mark.\n".encode()])
+def test_a_stray_utf16_byte_order_mark_is_not_read_as_utf16(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "marked.md"
+    path.write_bytes(b"\xff\xfe" + body)
+    text = _load(path).text
+    assert text.lstrip("\ufffd").startswith("# Notes") and ("herons" in text or "Zürich" in text)
+    assert not any("\u3000" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)  # no CJK garbage
+
+
+def test_real_utf16_cjk_with_a_byte_order_mark(tmp_path: Path) -> None:
+    text = "東京の天気は晴れです。\n明日は雨が降るでしょう。\n"
+    path = tmp_path / "japanese.txt"
+    path.write_bytes(text.encode("utf-16"))
+    assert _load(path).text == text

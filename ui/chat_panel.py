@@ -20,9 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import Engine
-from engine.generation.answer import AnswerEvent
-from engine.store.conversations import Message
+from engine.api import HISTORY_TURNS, AnswerEvent, Engine, Message
 from ui.messages import AnswerView, QuestionView
 from ui.workers import Throttle, Worker, WorkerPool
 
@@ -211,7 +209,7 @@ class ChatPanel(QWidget):
         for first, second in itertools.pairwise(messages):
             if first.role == "user" and second.role == "assistant":
                 pairs.append((first.content, second.content))
-        return pairs[-4:]
+        return pairs[-HISTORY_TURNS:]
 
     def _start(self, question: str, history: list[tuple[str, str]]) -> None:
         view = self._answer = self._new_answer_view()

@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import Engine
-from engine.store.conversations import Conversation
+from engine.api import Conversation, Engine
 from ui import dialogs
 from ui.row_model import Index, RowListModel
 

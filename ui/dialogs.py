@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from engine import paths
+from engine.api import paths
 
 log = logging.getLogger(__name__)
 

@@ -5,28 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.settings import Settings
 from ui.theme import app_icon
-
-
-def missing_models_message(settings: Settings) -> str:
-    """Why the app cannot answer yet (a quick file check, no model is loaded), or "" when all is there."""
-    from engine.errors import HushdocsError
-    from engine.generation.models import resolve_chat_model
-    from engine import model_files as locate
-    from engine.models_catalogue import EMBEDDER, TOKENIZER
-
-    for model in (EMBEDDER, TOKENIZER):
-        if not locate.is_installed(model):
-            try:
-                locate.find(model)
-            except HushdocsError as error:
-                return str(error)
-    try:
-        resolve_chat_model(settings.chat_model)
-    except HushdocsError as error:
-        return str(error)
-    return ""
 
 
 class FirstRunPage(QWidget):

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.api import Engine
-from engine.ingest.sync import IndexProgress
-from engine.store.index_store import DEFAULT_COLLECTION
+from engine.api import DEFAULT_COLLECTION, Engine, IndexProgress
 from ui.workers import Worker, WorkerPool
 
 
@@ -41,7 +39,6 @@ class IndexingController(QObject):
         self._job: Job | None = None
         self.pending: dict[str, str] = {}  # path -> collection, files the running job has not done yet
         self.current = ""
-        self.last: IndexProgress | None = None
         self._from_watcher.connect(self._on_progress)
 
     # -- jobs -----------------------------------------------------------------------------------
@@ -112,7 +109,6 @@ class IndexingController(QObject):
         if event.outcome is not None:
             self.pending.pop(event.outcome.path, None)
             self.library_changed.emit()
-        self.last = event
         self.progress.emit(event)
         if event.phase in ("finished", "cancelled"):
             self.current = ""

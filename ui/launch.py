@@ -19,7 +19,7 @@ def launch_gui() -> int:
         print("Hushdocs: no display found, so the window cannot open. "
               "Use the command-line tool instead: `python main.py --help`.", file=sys.stderr)
         return 2
-    from engine.logs import install_crash_logging, setup_logging
+    from engine.api import install_crash_logging, setup_logging
 
     setup_logging()
     install_crash_logging()

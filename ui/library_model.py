@@ -9,19 +9,21 @@ from typing import Any
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QApplication, QStyle
 
-from engine.records import DocumentRecord
+from engine.api import EMPTY, FAILED, INDEXED, NEEDS_OCR, PROBLEM_STATUSES, SKIPPED, DocumentRecord
 from ui.row_model import Index, RowListModel
 
+# Rows of files the running indexing job has not finished: they are not in the index yet.
+INDEXING = "indexing"
+QUEUED = "queued"
 STATUS_LABELS = {
-    "indexed": "indexed",
-    "failed": "failed",
-    "needs_ocr": "needs OCR",
-    "empty": "no text",
-    "skipped": "skipped",
-    "indexing": "indexing…",
-    "queued": "waiting",
+    INDEXED: "indexed",
+    FAILED: "failed",
+    NEEDS_OCR: "needs OCR",
+    EMPTY: "no text",
+    SKIPPED: "skipped",
+    INDEXING: "indexing…",
+    QUEUED: "waiting",
 }
-PROBLEM_STATUSES = frozenset({"failed", "needs_ocr", "empty", "skipped"})
 
 
 @dataclass
@@ -40,9 +42,18 @@ class LibraryRow:
     def name(self) -> str:
         return os.path.basename(self.path) or self.path
 
+    @property
+    def is_problem(self) -> bool:
+        """A file that could not be indexed (its reason is shown)."""
+        return self.status in PROBLEM_STATUSES
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in (INDEXING, QUEUED)
+
     def detail(self) -> str:
         label = STATUS_LABELS.get(self.status, self.status)
-        if self.status == "indexed":
+        if self.status == INDEXED:
             pages = f"{self.pages} page{'s' if self.pages != 1 else ''} · " if self.pages else ""
             return f"{label} · {pages}{self.chunks} chunk{'s' if self.chunks != 1 else ''}"
         if self.error:
@@ -94,7 +105,7 @@ def merge_rows(documents: list[DocumentRecord], pending: dict[str, str], collect
     for path, owner in pending.items():
         if collection is not None and owner != collection:
             continue
-        status = "indexing" if path == current else "queued"
+        status = INDEXING if path == current else QUEUED
         existing = rows.get(path)
         rows[path] = LibraryRow(path, owner, existing.title if existing else "", status,
                                 pages=existing.pages if existing else 0, chunks=existing.chunks if existing else 0)
@@ -109,13 +120,13 @@ def _status_icon(status: str) -> Any:
         return _ICONS[status]
     style = QApplication.style()
     pixmap = {
-        "indexed": QStyle.StandardPixmap.SP_DialogApplyButton,
-        "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
-        "needs_ocr": QStyle.StandardPixmap.SP_MessageBoxWarning,
-        "empty": QStyle.StandardPixmap.SP_MessageBoxWarning,
-        "skipped": QStyle.StandardPixmap.SP_MessageBoxInformation,
-        "indexing": QStyle.StandardPixmap.SP_BrowserReload,
-        "queued": QStyle.StandardPixmap.SP_FileIcon,
+        INDEXED: QStyle.StandardPixmap.SP_DialogApplyButton,
+        FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+        NEEDS_OCR: QStyle.StandardPixmap.SP_MessageBoxWarning,
+        EMPTY: QStyle.StandardPixmap.SP_MessageBoxWarning,
+        SKIPPED: QStyle.StandardPixmap.SP_MessageBoxInformation,
+        INDEXING: QStyle.StandardPixmap.SP_BrowserReload,
+        QUEUED: QStyle.StandardPixmap.SP_FileIcon,
     }.get(status, QStyle.StandardPixmap.SP_FileIcon)
     icon = _ICONS[status] = style.standardIcon(pixmap)
     return icon

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import Engine
+from engine.api import INDEXED, Engine, format_names
 from ui.library_model import LibraryFilter, LibraryModel, LibraryRow, merge_rows
 from ui.theme import app_icon
 
@@ -146,10 +146,10 @@ class LibraryPanel(QWidget):
         rows = merge_rows(documents, self.pending, self.collection(), self.current_file)
         self.model.set_rows(rows)
         self.stack.setCurrentWidget(self.view if rows else self.empty)
-        problems = sum(1 for r in rows if r.status in ("failed", "needs_ocr", "empty", "skipped"))
-        indexed = sum(1 for r in rows if r.status == "indexed")
+        problems = sum(1 for r in rows if r.is_problem)
+        indexed = sum(1 for r in rows if r.status == INDEXED)
         text = f"{indexed} document{'s' if indexed != 1 else ''} indexed"
-        waiting = sum(1 for r in rows if r.status in ("indexing", "queued"))
+        waiting = sum(1 for r in rows if r.is_waiting)
         if waiting:
             text += f", {waiting} waiting"
         if problems:
@@ -158,9 +158,6 @@ class LibraryPanel(QWidget):
 
     def selected_paths(self) -> list[str]:
         return [str(index.data(LibraryModel.PathRole)) for index in self.view.selectionModel().selectedIndexes()]
-
-    def has_documents(self) -> bool:
-        return any(r.status == "indexed" for r in self.model.rows())
 
     def row(self, path: str) -> LibraryRow | None:
         return self.model.row_for(path)
@@ -210,7 +207,7 @@ class _EmptyLibrary(QWidget):
         icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text = QLabel("<p><b>Your library is empty.</b></p>"
                       "<p>Drop folders or files anywhere on this window to add them, "
-                      "or choose a folder. PDF, Word, EPUB, HTML, Markdown and text files are read; "
+                      f"or choose a folder. {format_names()} files are read; "
                       "nothing leaves this computer.</p>")
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -23,14 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import paths
-from engine.api import Engine
-from engine.settings import Settings
-from engine.store.index_store import DEFAULT_COLLECTION
+from engine.api import DEFAULT_COLLECTION, Engine, Settings, file_patterns, gpu_offload_supported, paths
 from ui import dialogs
 from ui.chat_panel import ChatPanel
 from ui.conversations_panel import ConversationsPanel
-from ui.first_run import FirstRunPage, missing_models_message
+from ui.first_run import FirstRunPage
 from ui.indexing import IndexingController
 from ui.library_panel import LibraryPanel
 from ui.notice import NoticeBar
@@ -39,8 +36,6 @@ from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
 from ui.theme import app_icon
 from ui.workers import Throttle, WorkerPool
-
-MODEL_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads")
 
 
 def window_settings() -> QSettings:
@@ -190,7 +185,7 @@ class MainWindow(QMainWindow):
     # -- models ---------------------------------------------------------------------------------
 
     def _check_models(self) -> bool:
-        message = missing_models_message(self.engine.settings)
+        message = self.engine.missing_models()
         if message:
             self.show_first_run(message)
             return False
@@ -211,7 +206,7 @@ class MainWindow(QMainWindow):
         """Watch the library's folders, and first catch up with what changed while the app was closed (files
         added, edited or deleted; documents read by an older reader). Unchanged files cost one stat each."""
         self.indexing.start_watching()
-        if self.engine.store().roots():
+        if self.engine.has_folders():
             self.indexing.rescan()
 
     def preload_model(self) -> None:
@@ -222,8 +217,6 @@ class MainWindow(QMainWindow):
         def run(_stop: threading.Event) -> bool:
             engine.embedder()
             engine.generator()
-            from engine.generation.llm import gpu_offload_supported
-
             return gpu_offload_supported()
 
         def ready(gpu: bool) -> None:
@@ -234,7 +227,7 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.model_status.setText("Chat model not loaded")
-            if missing_models_message(engine.settings):
+            if engine.missing_models():
                 self.show_first_run(message)
             else:
                 self.notice.show_message(message)
@@ -243,18 +236,16 @@ class MainWindow(QMainWindow):
         self.pool.start(run, name="model preload", on_result=ready, on_error=failed)
 
     def apply_settings(self, new: Settings) -> None:
-        old = self.engine.settings
-        new.save()
-        self.engine.settings = new
-        if any(getattr(old, f) != getattr(new, f) for f in MODEL_SETTINGS):
-            missing = missing_models_message(new)
-            if missing:
-                self.notice.show_message(missing)
-                return
-            engine = self.engine
-            self.model_status.setText("Loading the chat model…")
-            self.pool.start(lambda _stop: engine.reload_generator(), name="model reload",
-                            on_result=lambda _none: self.preload_model(), on_error=self.notice.show_message)
+        if not self.engine.apply_settings(new):
+            return
+        missing = self.engine.missing_models()
+        if missing:
+            self.notice.show_message(missing)
+            return
+        engine = self.engine
+        self.model_status.setText("Loading the chat model…")
+        self.pool.start(lambda _stop: engine.reload_generator(), name="model reload",
+                        on_result=lambda _none: self.preload_model(), on_error=self.notice.show_message)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.engine.settings, self.gpu_supported, self)
@@ -286,7 +277,7 @@ class MainWindow(QMainWindow):
 
     def choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Add files", str(Path.home()),
-                                                "Documents (*.pdf *.docx *.epub *.html *.htm *.md *.txt);;All (*)")
+                                                f"Documents ({' '.join(file_patterns())});;All (*)")
         self.add_paths(files)
 
     def new_collection(self) -> None:
@@ -346,7 +337,7 @@ class MainWindow(QMainWindow):
             self.library.set_collection(wanted)
 
     def _has_documents(self) -> bool:
-        return any(c.document_count for c in self.engine.collections())
+        return self.engine.has_documents(self.chat.collection)
 
     def _collection_changed(self, name: str | None) -> None:
         self.chat.collection = name

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 
-from engine.records import Citation
+from engine.api import Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
 

@@ -7,8 +7,7 @@ import os
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
-from engine.durations import format_duration
-from engine.ingest.sync import IndexProgress
+from engine.api import IndexProgress, format_duration
 from ui.workers import Throttle
 
 

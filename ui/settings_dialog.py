@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import paths
-from engine.settings import Settings
+from engine.api import Settings, paths
 from ui import dialogs
 
 ADD_GGUF = "__add_gguf__"
@@ -32,8 +31,8 @@ ADD_GGUF = "__add_gguf__"
 
 def chat_model_choices(current: str) -> list[tuple[str, str]]:
     """(label, setting) for every installed catalogue chat model, plus the current custom file."""
-    from engine import model_files as locate
-    from engine.models_catalogue import chat_models
+    from engine.api import chat_models
+    from engine.api import model_files as locate
 
     choices = [(m.title, m.name) for m in chat_models() if locate.is_installed(m)]
     if current and current not in {value for _, value in choices}:
@@ -112,7 +111,7 @@ class SettingsDialog(QDialog):
         form.addRow("Passages per answer:", self.passages)
         form.addRow("Passage length:", self.passage_tokens)
 
-        from engine.models_catalogue import EMBEDDER
+        from engine.api import EMBEDDER
 
         about = QGroupBox("Where things are")
         about_form = QFormLayout(about)

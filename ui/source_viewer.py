@@ -21,11 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import HushdocsError
-from engine.ingest.status import LoadError
-from engine.records import Citation
+from engine.api import Citation, HushdocsError, LoadedText, LoadError, RenderedPage, is_paged, load_text, render_page
 from ui import theme
-from ui.page_render import LoadedText, RenderedPage, is_paged, load_text, render_page
 from ui.workers import WorkerPool
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
-from engine.errors import HushdocsError
+from engine.api import HushdocsError
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,6 @@ class WorkerPool(QObject):
         self._workers.add(worker)
         self._pool.start(worker)
         return worker
-
-    def busy(self) -> bool:
-        return bool(self._workers)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop every worker and wait for the threads (called at close, before the engine closes)."""

@@ -70,10 +70,6 @@ class OnnxEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        """Character span of every word piece (special tokens excluded), for cutting text at tokens."""
-        return list(self._counter.encode(text, add_special_tokens=False).offsets)
-
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

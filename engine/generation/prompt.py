@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from engine.generation.llm import ChatMessage
+from engine.history import PROMPT_TURNS, REWRITE_ANSWER_CHARS, REWRITE_TURNS
 from engine.records import Hit
 
 REFUSAL = "The documents do not say."
@@ -46,7 +47,7 @@ def answer_messages(question: str, passages: Sequence[Hit],
     numbered = list(enumerate(passages, start=1))
     documents = "\n\n".join(format_passage(n, hit) for n, hit in reversed(numbered))
     messages: list[ChatMessage] = [{"role": "system", "content": SYSTEM_PROMPT}]
-    for user_turn, assistant_turn in history[-2:]:
+    for user_turn, assistant_turn in history[-PROMPT_TURNS:]:
         messages.append({"role": "user", "content": user_turn})
         messages.append({"role": "assistant", "content": assistant_turn})
     messages.append({"role": "user", "content": f"<documents>\n{documents}\n</documents>\n\n{REMINDER}\n\n"
@@ -70,7 +71,7 @@ def fit_passages(question: str, passages: Sequence[Hit], count_tokens: Callable[
 
 
 def condense_messages(question: str, history: Sequence[tuple[str, str]]) -> list[ChatMessage]:
-    transcript = "\n".join(f"User: {u}\nAssistant: {a[:600]}" for u, a in history[-3:])
+    transcript = "\n".join(f"User: {u}\nAssistant: {a[:REWRITE_ANSWER_CHARS]}" for u, a in history[-REWRITE_TURNS:])
     return [{"role": "system", "content": CONDENSE_PROMPT},
             {"role": "user", "content": f"Conversation:\n{transcript}\n\nLast question: {question}\n\n"
                                         "Rewritten question:"}]

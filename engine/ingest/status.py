@@ -8,7 +8,8 @@ NEEDS_OCR = "needs_ocr"  # a scanned PDF with no text layer
 EMPTY = "empty"  # a readable file with no text at all
 SKIPPED = "skipped"  # too large, binary content under a text extension, encrypted, ...
 
-ALL = (INDEXED, FAILED, NEEDS_OCR, EMPTY, SKIPPED)
+# A file with one of these is listed with its reason instead of being searchable.
+PROBLEM_STATUSES = frozenset({FAILED, NEEDS_OCR, EMPTY, SKIPPED})
 
 
 class LoadError(Exception):

@@ -98,6 +98,17 @@ def quantise(vectors: np.ndarray) -> np.ndarray:
     return np.packbits(vectors > 0, axis=-1)
 
 
+def has_documents(conn: apsw.Connection, collection: str | None = None) -> bool:
+    """Whether anything is indexed (in ``collection``) to answer from: a document with at least one chunk.
+    The one rule for "the library has documents" (the chat's hint, the answerer's refusal)."""
+    sql = "SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id"
+    args: list[object] = []
+    if collection is not None:
+        sql += " JOIN collections k ON k.id = d.collection_id WHERE k.name = ?"
+        args.append(collection)
+    return bool(rows(conn, sql + " LIMIT 1", args))
+
+
 class Retriever:
     def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 5,
                  fusion: Fusion = "relative") -> None:
@@ -114,12 +125,7 @@ class Retriever:
 
     def has_documents(self, collection: str | None = None) -> bool:
         """Whether anything is indexed (in ``collection``) to answer from."""
-        sql = "SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id"
-        args: list[object] = []
-        if collection is not None:
-            sql += " WHERE d.collection_id = ?"
-            args.append(self._collection_id(collection))
-        return bool(rows(self.conn, sql + " LIMIT 1", args))
+        return has_documents(self.conn, collection)
 
     # -- the two searches -----------------------------------------------------------------------
 

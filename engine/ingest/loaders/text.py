@@ -60,13 +60,18 @@ def normalize_newlines(text: str) -> str:
 
 
 def decode(data: bytes, ext: str, declared: str | None = None) -> str:
-    """Text from bytes: BOM, then a declared charset, then strict UTF-8, then detection.
+    """Text from bytes: BOM, then a declared charset, then UTF-8 (a few bad bytes replaced), then detection.
 
     Binary data raises ``LoadError(SKIPPED, ...)`` naming what it looks like when known.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
+            body = data[len(bom) :]
+            text = _decode_after_bom(body, encoding)
+            if text is not None:
+                return text
+            data = body  # a stray byte order mark: what follows is not in that encoding
+            break
     utf16 = _bomless_utf16(data)
     if utf16:
         return data.decode(utf16, errors="replace")
@@ -83,7 +88,69 @@ def decode(data: bytes, ext: str, declared: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    return _detect(data, ext)
+    return _damaged_utf8_or_detect(data, ext)
+
+
+def _decode_after_bom(body: bytes, encoding: str) -> str | None:
+    """The text after a byte order mark, or None when it does not read as that encoding.
+
+    A file can start with FF FE by accident (a stray mark before ASCII or UTF-8 text). Real UTF-16 or
+    UTF-32 text decodes strictly and holds NUL bytes: every ASCII character, space or newline has one.
+    """
+    if encoding == "utf-8":
+        return body.decode("utf-8", errors="replace")
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if len(body) >= _WIDE_WITHOUT_NUL and b"\x00" not in body[:65536]:
+        return None
+    return text
+
+
+# Valid multi-byte UTF-8 sequences (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_HIGH_BYTES = re.compile(rb"[\x80-\xff]+")
+# UTF-16 text this long without a single NUL byte is not UTF-16 (it would be pure CJK with no newline).
+_WIDE_WITHOUT_NUL = 64
+
+
+def _damaged_utf8_or_detect(data: bytes, ext: str) -> str:
+    """Not valid UTF-8: UTF-8 with a few bad bytes (each replaced by U+FFFD), or a legacy charset.
+
+    Legacy text holds valid multi-byte UTF-8 sequences only by chance: never in single-byte charsets
+    (cp1252, cp1251, ...) short of a rare pair like "ß“", and for under half their high bytes in CJK
+    ones (Shift_JIS, GBK, EUC-KR: 28-43 % measured). Reading real UTF-8 sequences as a single-byte charset
+    is the "CafÃ©" garbage, so UTF-8 wins when its sequences cover two thirds of the high bytes, when no
+    charset reads the bytes at all, when detection can only offer UTF-16 for bytes without a NUL, or when
+    it offers a single-byte charset and the UTF-8 sequences are at least half as many as the bad spots.
+    """
+    sequences = _UTF8_SEQUENCE.findall(data)
+    if not sequences:
+        return _detect(data, ext)[0]
+    spots = _HIGH_BYTES.findall(_UTF8_SEQUENCE.sub(b" ", data))  # runs of bytes that are not UTF-8
+    damaged_utf8 = data.decode("utf-8", errors="replace")
+    if sum(map(len, sequences)) >= 2 * sum(map(len, spots)):
+        return damaged_utf8
+    try:
+        text, encoding = _detect(data, ext)
+    except LoadError:
+        return damaged_utf8
+    if encoding.startswith(("utf_16", "utf_32")):
+        return damaged_utf8 if b"\x00" not in data else text
+    if _is_single_byte(encoding) and 2 * len(sequences) >= len(spots):
+        return damaged_utf8
+    return text
+
+
+def _is_single_byte(encoding: str) -> bool:
+    """Every byte one character (cp1252, koi8-r, ...), as opposed to Shift_JIS, GBK and the like."""
+    sample = bytes(range(0x80, 0x100))
+    return len(sample.decode(encoding, errors="replace")) == len(sample)
 
 
 def _decode_declared(data: bytes, declared: str) -> str | None:
@@ -117,7 +184,8 @@ def _bomless_utf16(data: bytes) -> str | None:
     return None
 
 
-def _detect(data: bytes, ext: str) -> str:
+def _detect(data: bytes, ext: str) -> tuple[str, str]:
+    """The text in the charset detection finds most likely, and that charset's Python name."""
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
@@ -129,7 +197,7 @@ def _detect(data: bytes, ext: str) -> str:
         if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence:
             best = match
             break
-    return str(best)
+    return str(best), best.encoding
 
 
 # --- headings ----------------------------------------------------------------------------------

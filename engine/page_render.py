@@ -1,6 +1,7 @@
-"""Work the source viewer does off the UI thread: render a PDF page, find the cited passage, load text.
+"""A citation's source for the viewer: render a cited page with the passage marked, or load a text document.
 
-Nothing here touches Qt: a worker calls these, and the viewer turns the result into an image.
+The viewer calls these from a worker (PyMuPDF is slow on big pages and one document may not be shared
+between threads) and turns the result into an image; nothing here touches Qt.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 from engine.ingest import loaders
 
-PDF_LIKE = frozenset({".pdf", ".epub", ".xps", ".oxps", ".fb2", ".mobi"})
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -33,10 +33,6 @@ class LoadedText:
     text: str
     start: int  # the passage in UTF-16 code units (what Qt's text cursor counts)
     end: int
-
-
-def is_paged(path: str) -> bool:
-    return Path(path).suffix.lower() in PDF_LIKE
 
 
 def _normal(word: str) -> str:
