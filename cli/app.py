@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     from engine.api import install_crash_logging, setup_logging
 
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            # A file name with undecodable bytes prints as \udcff (valid JSON, which gives the name back), never
+            # as raw bytes that make the output invalid UTF-8, never as a crash.
+            stream.reconfigure(errors="backslashreplace")
     setup_logging(console=True)
     install_crash_logging()
     parser = build_parser()

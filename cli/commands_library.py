@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.output import human_seconds, is_terminal, print_json, progress_bar, table
-from engine.api import DEFAULT_COLLECTION, FileOutcome, IndexProgress
+from engine.api import DEFAULT_COLLECTION, FileOutcome, IndexProgress, printable
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -92,16 +92,19 @@ def _run_indexing(events: object, as_json: bool) -> int:
 
 
 def _print_outcome(outcome: FileOutcome, live: bool) -> None:
+    """One line per file, flushed: a reader on a pipe (a GUI, a test) sees each file as it is done."""
     prefix = "\r" + " " * 110 + "\r" if live else ""
+    path = printable(outcome.path)
     if outcome.action == "failed":
-        print(f"{prefix}  {outcome.status:<9} {outcome.path}: {outcome.reason}")
+        line = f"{outcome.status:<9} {path}: {outcome.reason}"
     elif outcome.action == "moved":
-        print(f"{prefix}  moved     {outcome.moved_from} -> {outcome.path}")
+        line = f"moved     {printable(outcome.moved_from)} -> {path}"
     elif outcome.action == "removed":
-        print(f"{prefix}  removed   {outcome.path}")
+        line = f"removed   {path}"
     else:
         reused = f", {outcome.chunks - outcome.embedded} reused" if outcome.embedded < outcome.chunks else ""
-        print(f"{prefix}  indexed   {outcome.path} ({outcome.pages} pages, {outcome.chunks} chunks{reused})")
+        line = f"indexed   {path} ({outcome.pages} pages, {outcome.chunks} chunks{reused})"
+    print(f"{prefix}  {line}", flush=True)
 
 
 def _cancellable(run: object) -> int:
@@ -139,7 +142,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if not documents:
         print("No documents yet. Add some with `main.py index FOLDER`.")
         return 0
-    rows = [(d.status, d.pages or "", d.chunks, d.collection, d.path + (f"  ({d.error})" if d.error else ""))
+    rows = [(d.status, d.pages or "", d.chunks, d.collection,
+             printable(d.path) + (f"  ({d.error})" if d.error else ""))
             for d in documents]
     print(table(["status", "pages", "chunks", "collection", "path"], rows))
     return 0
@@ -164,8 +168,8 @@ def cmd_collections(args: argparse.Namespace) -> int:
     if not collections:
         print("No collections yet. `main.py index FOLDER --collection NAME` makes one.")
         return 0
-    print(table(["collection", "documents", "folders"], [(c.name, c.document_count, ", ".join(c.roots))
-                                                          for c in collections]))
+    rows = [(c.name, c.document_count, ", ".join(map(printable, c.roots))) for c in collections]
+    print(table(["collection", "documents", "folders"], rows))
     return 0
 
 

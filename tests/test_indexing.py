@@ -60,6 +60,13 @@ def assert_consistent(store: IndexStore) -> None:
     mismatched = rows(conn, "SELECT d.path FROM documents d WHERE d.chunk_count != "
                             "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)")
     assert mismatched == []
+    doubled = rows(conn, "SELECT document_id, ordinal FROM chunks GROUP BY document_id, ordinal HAVING count(*) > 1")
+    assert doubled == []
+    chunk_ids = rows(conn, "SELECT id FROM chunks ORDER BY id")
+    if chunk_ids:  # chunk_bits exists once an embedder was recorded
+        assert rows(conn, "SELECT rowid FROM chunk_bits ORDER BY rowid") == chunk_ids
+    # The keyword index holds exactly the chunks' words (FTS5 raises SQLITE_CORRUPT_VTAB otherwise).
+    conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_every_loader_through_the_indexer(tmp_path: Path, indexer: Indexer, store: IndexStore) -> None:
