@@ -4,10 +4,11 @@
 re-exported below are the records, errors and helpers its callers handle. An import-linter contract
 (``[tool.importlinter]`` in pyproject.toml, run by ``bootstrap.py test``) keeps this the only door.
 
-Threading (ARCHITECTURE.md has the whole table): every thread gets its own database connection;
-indexing runs under one write lock (the watcher's syncs and a user's "add folder" take turns); the
-chat model is owned by one object with its own lock. Long work is a plain generator the caller
-drives; a ``threading.Event`` stops it.
+Threading (ARCHITECTURE.md has the whole table): every thread gets its own database connection,
+closed when that thread's work ends (``release_connection``) or at ``close``; indexing runs under one
+write lock; the embedder and the chat model each load once, under locks of their own, so a sync never
+waits for the chat model. Long work is a plain generator the caller drives; a ``threading.Event``
+stops it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from engine.settings import Settings
 from engine.store.conversations import Conversation, ConversationStore, Message
 from engine.store.db import connect
 from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
+from engine.watch_syncs import SyncQueue
 
 __all__ = [
     "CATALOGUE",
@@ -173,9 +175,11 @@ class Engine:
         self._local = threading.local()
         self._embedder = embedder
         self._generator = generator
-        self._model_lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
+        self._generator_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._watcher: FolderWatcher | None = None
+        self._watch_syncs: SyncQueue | None = None
         self._connections: list[apsw.Connection] = []
         self._connections_lock = threading.Lock()
         self._conversations = Conversations(self._connection)
@@ -196,8 +200,25 @@ class Engine:
     def _store(self) -> IndexStore:
         return IndexStore(self._connection())
 
+    def release_connection(self) -> None:
+        """Close the calling thread's connection: its work is done (a worker calls this as it ends).
+        The thread's next call opens a new one."""
+        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._connections_lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
+
+    def open_connections(self) -> int:
+        """Database connections open now: one per thread whose work is under way, and the GUI thread's."""
+        with self._connections_lock:
+            return len(self._connections)
+
     def embedder(self) -> Embedder:
-        with self._model_lock:
+        with self._embedder_lock:
             if self._embedder is None:
                 from engine.embedding.embedder import load_default_embedder
 
@@ -213,7 +234,7 @@ class Engine:
 
     def generator(self) -> Generator:
         """The chat model, loaded on first use (seconds; call it from a worker thread)."""
-        with self._model_lock:
+        with self._generator_lock:
             if self._generator is None:
                 generator = LlamaGenerator(self.chat_model_path(), generator_options(self.settings))
                 # The system prompt is the same for every question: evaluate it now, not on the first question.
@@ -226,7 +247,7 @@ class Engine:
 
     def reload_generator(self) -> None:
         """Forget the loaded chat model (after a settings change); the next question loads the new one."""
-        with self._model_lock:
+        with self._generator_lock:
             if self._generator is not None:
                 self._generator.close()
             self._generator = None
@@ -299,18 +320,37 @@ class Engine:
 
     # -- watching -------------------------------------------------------------------------------
 
-    def start_watching(self, on_progress: Callable[[IndexProgress], None] | None = None) -> None:
-        """Follow changes in every collection's folders until ``stop_watching``; progress goes to the callback."""
+    def start_watching(self, on_progress: Callable[[IndexProgress], None] | None = None, *,
+                       on_changes: Callable[[list[str]], None] | None = None,
+                       on_error: Callable[[Exception], None] | None = None) -> None:
+        """Follow changes in every collection's folders until ``stop_watching``.
+
+        With ``on_changes``, each batch of changed paths goes to the caller (called on the watcher's thread),
+        which queues ``sync(paths)`` with its own work: the app does. Without it, the engine syncs each batch
+        on one thread of its own, progress to ``on_progress`` and failures to ``on_error`` (default: logged).
+        """
+        if on_changes is None:
+            self._watch_syncs = SyncQueue(lambda batch, cancel: self._watch_sync(batch, cancel, on_progress),
+                                          on_error or _log_watch_error)
+            on_changes = self._watch_syncs.put
+        hand_over = on_changes
+
         def changed(changed_paths: set[str]) -> None:
-            if self._closed:
-                return
-            for event in self.sync(sorted(changed_paths)):
-                if on_progress is not None:
-                    on_progress(event)
+            if not self._closed:
+                hand_over(sorted(changed_paths))
 
         if self._watcher is None:
             self._watcher = FolderWatcher(changed)
         self.refresh_watches()
+
+    def _watch_sync(self, batch: list[str], cancel: threading.Event,
+                    on_progress: Callable[[IndexProgress], None] | None) -> None:
+        try:
+            for event in self.sync(batch, cancel=cancel):
+                if on_progress is not None:
+                    on_progress(event)
+        finally:
+            self.release_connection()
 
     def refresh_watches(self) -> None:
         """Watch the current roots (call after adding or forgetting folders)."""
@@ -319,9 +359,14 @@ class Engine:
             self._watcher.watch([(r, True) if os.path.isdir(r) else (os.path.dirname(r), False) for r in roots])
 
     def stop_watching(self) -> None:
+        """Stop the watcher; a sync of the engine's own is cancelled between files and joined."""
         if self._watcher is not None:
             self._watcher.stop()
         self._watcher = None
+        if self._watch_syncs is not None:
+            if not self._watch_syncs.stop():
+                log.warning("a watcher sync did not stop in time")
+            self._watch_syncs = None
 
     # -- questions ------------------------------------------------------------------------------
 
@@ -354,7 +399,7 @@ class Engine:
     def close(self) -> None:
         self._closed = True
         self.stop_watching()
-        with self._model_lock:
+        with self._generator_lock:
             if self._generator is not None:
                 self._generator.close()
                 self._generator = None
@@ -364,3 +409,10 @@ class Engine:
                 conn.close()
             self._connections.clear()
         self._local.conn = None
+
+
+def _log_watch_error(error: Exception) -> None:
+    if isinstance(error, HushdocsError):
+        log.warning("watcher sync: %s", error)
+    else:
+        log.error("watcher sync failed", exc_info=error)

@@ -1,4 +1,9 @@
-"""Indexing jobs and the folder watcher, seen from the UI: one job at a time, progress as signals."""
+"""Indexing jobs and the folder watcher, seen from the UI: one queue, one job at a time, progress as signals.
+
+The watcher's batches of changed paths join the same queue as the person's own work, as re-scans of those
+paths: they run in the app's worker pool, so Cancel stops them, closing the window waits for them, and
+their errors reach the notice bar. The watcher's own threads never touch the database.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +23,18 @@ class Job:
     kind: str  # "add", "sync" or "forget"
     paths: tuple[str, ...]
     collection: str | None
+    from_watcher: bool = False  # a re-scan of paths the watcher saw change
 
 
 class IndexingController(QObject):
-    """Runs add/re-scan/forget jobs in a worker, queued one after another, and follows the watcher."""
+    """Runs add/re-scan/forget jobs in a worker, queued one after another, and queues the watcher's changes."""
 
-    progress = Signal(object)  # IndexProgress (from a job or from the watcher)
+    progress = Signal(object)  # IndexProgress of the running job
     library_changed = Signal()  # documents were added, changed or removed: refresh (throttled by the view)
     job_finished = Signal(object)  # the last IndexProgress of a job ("finished" or "cancelled")
     error = Signal(str)
     busy_changed = Signal(bool)
-    _from_watcher = Signal(object)  # emitted on the watcher's thread, delivered on the UI thread
+    _watched = Signal(list)  # changed paths: emitted on the watcher's thread, delivered on the UI thread
 
     def __init__(self, engine: Engine, pool: WorkerPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -39,7 +45,8 @@ class IndexingController(QObject):
         self._job: Job | None = None
         self.pending: dict[str, str] = {}  # path -> collection, files the running job has not done yet
         self.current = ""
-        self._from_watcher.connect(self._on_progress)
+        self._watching = False
+        self._watched.connect(self.follow_changes)
 
     # -- jobs -----------------------------------------------------------------------------------
 
@@ -51,6 +58,15 @@ class IndexingController(QObject):
 
     def forget(self, paths: Sequence[str]) -> None:
         self._enqueue(Job("forget", tuple(paths), None))
+
+    def follow_changes(self, paths: Sequence[str]) -> None:
+        """Re-scan paths the watcher saw change; a watcher re-scan still waiting in the queue takes them in."""
+        if not self._watching:  # a batch delivered after the watcher stopped (the window is closing)
+            return
+        if self._queue and self._queue[-1].from_watcher:
+            waiting = self._queue.pop()
+            paths = sorted({*waiting.paths, *paths})
+        self._enqueue(Job("sync", tuple(paths), None, from_watcher=True))
 
     def cancel(self) -> None:
         """Stop the running job (the file being indexed stays as it was) and drop the queued ones."""
@@ -99,8 +115,7 @@ class IndexingController(QObject):
     # -- progress -------------------------------------------------------------------------------
 
     def _on_progress(self, event: IndexProgress) -> None:
-        from_job = self._job is not None and self._worker is not None
-        if event.phase == "indexing" and from_job:
+        if event.phase == "indexing" and self._job is not None:
             # Files are indexed in the order queued: those past files_done are still to come.
             owner = self._job.collection if self._job and self._job.collection else ""
             remaining = event.queued[event.files_done:]
@@ -119,10 +134,12 @@ class IndexingController(QObject):
     # -- watcher --------------------------------------------------------------------------------
 
     def start_watching(self) -> None:
-        # The callback runs on the watcher's thread: a signal hands each event to the UI thread.
-        self.engine.start_watching(self._from_watcher.emit)
+        # The callback runs on the watcher's thread: a signal hands each batch to the UI thread.
+        self._watching = True
+        self.engine.start_watching(on_changes=self._watched.emit)
 
     def stop_watching(self) -> None:
+        self._watching = False
         self.engine.stop_watching()
 
 

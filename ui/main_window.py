@@ -60,7 +60,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1280, 800)
 
-        self.pool = WorkerPool(self)
+        # A worker's database connection closes as its work ends: connections never pile up.
+        self.pool = WorkerPool(self, on_thread_end=self.engine.release_connection)
         self.pool.crashed.connect(lambda details: dialogs.show_crash(self, details))
         self.indexing = IndexingController(self.engine, self.pool, self)
 

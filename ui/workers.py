@@ -2,7 +2,8 @@
 
 A worker never touches a widget: it only emits signals, which Qt queues to the UI thread because the
 signals object lives there. ``stop()`` sets a ``threading.Event`` that the engine generators check
-between yields, so cancelling is an ordinary outcome, not an error.
+between yields, so cancelling is an ordinary outcome, not an error. When a worker's work ends, the
+pool's ``on_thread_end`` runs on that thread (the app closes the thread's database connection there).
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ class WorkerSignals(QObject):
 class Worker(QRunnable):
     """Calls ``function(stop_event)``; if it returns an iterator, each item is emitted as ``yielded``."""
 
-    def __init__(self, function: Callable[[threading.Event], Any], name: str = "worker") -> None:
+    def __init__(self, function: Callable[[threading.Event], Any], name: str = "worker",
+                 on_end: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python keeps the reference; Qt must not delete it under us
         self.function = function
         self.name = name
+        self.on_end = on_end
         self.stop_event = threading.Event()
         self.signals = WorkerSignals()
         self.done = threading.Event()
@@ -59,8 +62,17 @@ class Worker(QRunnable):
             logging.getLogger("crash").critical("uncaught exception in %s\n%s", self.name, text)
             self.signals.crashed.emit(text)
         finally:
+            self._end()
             self.done.set()
             self.signals.finished.emit()
+
+    def _end(self) -> None:
+        if self.on_end is None:
+            return
+        try:
+            self.on_end()
+        except Exception:  # releasing must not hide the work's own outcome
+            log.exception("%s: releasing the thread's resources failed", self.name)
 
 
 class WorkerPool(QObject):
@@ -68,10 +80,13 @@ class WorkerPool(QObject):
 
     crashed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, max_threads: int = 6) -> None:
+    def __init__(self, parent: QObject | None = None, max_threads: int = 6,
+                 on_thread_end: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
+        self._on_thread_end = on_thread_end
         self._pool = QThreadPool(self)
-        # Indexing, the watcher's follow-up, model loading, an answer and page rendering may all run at once.
+        # Indexing (the person's jobs and the watcher's, one at a time), model loading, an answer and page rendering
+        # may all run at once.
         self._pool.setMaxThreadCount(max_threads)
         self._workers: set[Worker] = set()
 
@@ -79,7 +94,7 @@ class WorkerPool(QObject):
               on_item: Callable[[Any], None] | None = None, on_result: Callable[[Any], None] | None = None,
               on_error: Callable[[str], None] | None = None,
               on_finished: Callable[[], None] | None = None) -> Worker:
-        worker = Worker(function, name)
+        worker = Worker(function, name, self._on_thread_end)
         if on_item is not None:
             worker.signals.yielded.connect(on_item)
         if on_result is not None:
