@@ -2,7 +2,7 @@
 """Set up Hushdocs and start it, or run its tests: the README's two commands.
 
     python3 bootstrap.py          set up (virtual environment, pinned packages, models), then open the app
-    python3 bootstrap.py test     set up, then run the test suite
+    python3 bootstrap.py test     set up, check the import contracts (lint-imports), then run the test suite
     python3 bootstrap.py setup    set up only
 
 Standard library only, so it runs on a fresh machine with nothing but Python 3.11+. The second run
@@ -26,6 +26,11 @@ STAMP = VENV / ".hushdocs-installed"
 
 def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def venv_script(name: str) -> Path:
+    """A console script the virtual environment installed (``lint-imports``)."""
+    return VENV / ("Scripts" if os.name == "nt" else "bin") / (f"{name}.exe" if os.name == "nt" else name)
 
 
 def say(message: str) -> None:
@@ -79,6 +84,10 @@ def main(argv: list[str]) -> int:
         say("ready: `python3 bootstrap.py` opens the app, `python3 bootstrap.py test` runs the tests")
         return 0
     if action == "test":
+        # The layers (pyproject.toml's [tool.importlinter], drawn in ARCHITECTURE.md) before any test.
+        if subprocess.call([str(venv_script("lint-imports"))], cwd=ROOT) != 0:
+            say("an import crosses a layer (the broken contract is above; ARCHITECTURE.md says why); tests not run")
+            return 1
         return subprocess.call([str(venv_python()), "-m", "pytest", *argv[1:]], cwd=ROOT)
     return subprocess.call([str(venv_python()), str(ROOT / "main.py"), *argv[1:]], cwd=ROOT)
 
