@@ -18,8 +18,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.realdocs import (KINDS, LONG_KINDS, SHORT_KINDS, RealQuestion, document_bytes, documents,
-                            indexed_name, install_hint, load_questions, missing_documents)
+from bench.realdocs import (
+    KINDS,
+    LONG_KINDS,
+    SHORT_KINDS,
+    RealQuestion,
+    document_bytes,
+    documents,
+    indexed_name,
+    install_hint,
+    load_questions,
+    missing_documents,
+)
 from bench.squad import squad_normalise
 
 COPIED_WORDS = 8  # a question sharing this many consecutive words with its page copies the manual
@@ -100,7 +110,7 @@ def check_answerable(question: RealQuestion, pages: list[str], report: Report, v
 
 
 def check_unanswerable(question: RealQuestion, corpus: dict[str, list[str]], report: Report) -> None:
-    for phrase in question.absent + [question.question.rstrip("?")]:
+    for phrase in [*question.absent, question.question.rstrip("?")]:
         needle = squash(phrase)
         for document, pages in corpus.items():
             hits = [n for n, text in enumerate(pages, 1) if needle in text]
