@@ -18,10 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the frozen app re-enters here in its parser child process
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        from ui.launch import launch_gui
+        from ui.launch import launch_gui  # noqa: PLC0415 - Qt only for the window
 
         return launch_gui()
-    from cli.app import run
+    from cli.app import run  # noqa: PLC0415 - the command line never loads Qt
 
     return run(args)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.api import HushdocsError, __version__
+from cli import commands_ask, commands_library, commands_models
+from engine.api import HushdocsError, __version__, install_crash_logging, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cli import commands_ask, commands_library, commands_models
-
     parser = argparse.ArgumentParser(
         prog="hushdocs",
         description="Hushdocs: private, offline question answering over your own documents. "
@@ -25,8 +24,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    from engine.api import install_crash_logging, setup_logging
-
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
             # A file name with undecodable bytes prints as \udcff (valid JSON, which gives the name back), never

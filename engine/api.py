@@ -23,7 +23,7 @@ import apsw
 
 from engine import __version__, model_files, paths
 from engine.durations import format_duration
-from engine.embedding.embedder import Embedder
+from engine.embedding.embedder import Embedder, load_default_embedder
 from engine.errors import HushdocsError, ModelMissingError
 from engine.filenames import printable
 from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
@@ -220,8 +220,6 @@ class Engine:
     def embedder(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
-                from engine.embedding.embedder import load_default_embedder
-
                 self._embedder = load_default_embedder(threads=self.settings.effective_threads())
             return self._embedder
 

@@ -69,7 +69,7 @@ def line_rectangles(words: list[tuple[float, float, float, float, str, int, int]
 
 def render_page(path: str, page_number: int, passage: str = "", target_width: int = 1200) -> RenderedPage:
     """Render page ``page_number`` (1-based, clamped) about ``target_width`` pixels wide, passage marked."""
-    import pymupdf
+    import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     document = pymupdf.open(path)
     try:

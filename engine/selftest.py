@@ -15,7 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import model_files as locate
+from engine.embedding.embedder import OnnxEmbedder
+from engine.generation.llm import GeneratorOptions, LlamaGenerator
+from engine.generation.models import resolve_chat_model
+from engine.models_catalogue import EMBEDDER, TOKENIZER
 from engine.settings import Settings
+from engine.store.db import connect
 
 
 @dataclass
@@ -40,15 +46,10 @@ def _timed(name: str, action: Callable[[], str]) -> Check:
 
 def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterator[Check]:
     """Yield one Check per step; later steps that need an earlier one's result are skipped with a reason."""
-    from engine.embedding.embedder import OnnxEmbedder
-
     state: dict[str, object] = {}
     workdir = Path(tempfile.mkdtemp(prefix="hushdocs-selftest-"))
 
     def load_embedder() -> str:
-        from engine import model_files as locate
-        from engine.models_catalogue import EMBEDDER, TOKENIZER
-
         embedder = OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=settings.threads)
         state["embedder"] = embedder
         return f"{embedder.name}, {embedder.dim} dimensions"
@@ -66,8 +67,6 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         return f"3 texts; cosine related {similar:.2f} > unrelated {unrelated:.2f}"
 
     def database() -> str:
-        from engine.store.db import connect
-
         vectors = state["vectors"]
         assert isinstance(vectors, np.ndarray)
         conn = connect(workdir / "check.sqlite3")
@@ -89,7 +88,7 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         return f"sqlite-vec {version[0]}, SQLite {version[1]}, FTS5 and KNN ok"
 
     def pdf() -> str:
-        import pymupdf
+        import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
         path = workdir / "check.pdf"
         document = pymupdf.open()
@@ -105,9 +104,6 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         return f"PyMuPDF {pymupdf.VersionBind}: wrote and read 2 pages"
 
     def load_chat() -> str:
-        from engine.generation.llm import GeneratorOptions, LlamaGenerator
-        from engine.generation.models import resolve_chat_model
-
         path = chat_model or resolve_chat_model(settings.chat_model)
         generator = LlamaGenerator(path, GeneratorOptions(n_ctx=2048, n_threads=settings.threads,
                                                           n_gpu_layers=settings.gpu_layers))
@@ -115,8 +111,6 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         return f"{path.name}, chat format {generator.chat_format}"
 
     def generate() -> str:
-        from engine.generation.llm import LlamaGenerator
-
         generator = state["generator"]
         assert isinstance(generator, LlamaGenerator)
         started = time.perf_counter()

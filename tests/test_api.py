@@ -44,6 +44,6 @@ def test_model_readiness_names_what_is_missing() -> None:
 def test_settings_that_reload_the_chat_model() -> None:
     settings = Settings()
     assert not dataclasses.replace(settings, temperature=0.7, passages=5).needs_model_reload(settings)
-    assert all(dataclasses.replace(settings, **{name: value}).needs_model_reload(settings)
-               for name, value in (("chat_model", "x.gguf"), ("context_size", 4096), ("gpu_layers", -1),
-                                   ("threads", 3)))
+    changed = [dataclasses.replace(settings, chat_model="x.gguf"), dataclasses.replace(settings, context_size=4096),
+               dataclasses.replace(settings, gpu_layers=-1), dataclasses.replace(settings, threads=3)]
+    assert all(new.needs_model_reload(settings) for new in changed)

@@ -9,6 +9,7 @@ import time
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from ui.dialogs import CrashReporter
 from ui.main_window import MainWindow
 from ui.theme import app_icon
 
@@ -31,8 +32,6 @@ def create_application() -> QApplication:
 
 
 def run_application() -> int:
-    from ui.dialogs import CrashReporter
-
     app = create_application()
     window = MainWindow()
     reporter = CrashReporter(window)

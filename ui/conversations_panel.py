@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -143,7 +143,5 @@ class ConversationsPanel(QWidget):
         if position is None:
             menu.popup(self._more.mapToGlobal(self._more.rect().bottomLeft()))
         else:
-            from PySide6.QtCore import QPoint
-
             assert isinstance(position, QPoint)
             menu.popup(self.view.viewport().mapToGlobal(position))

@@ -19,10 +19,10 @@ def launch_gui() -> int:
         print("Hushdocs: no display found, so the window cannot open. "
               "Use the command-line tool instead: `python main.py --help`.", file=sys.stderr)
         return 2
-    from engine.api import install_crash_logging, setup_logging
+    from engine.api import install_crash_logging, setup_logging  # noqa: PLC0415 - after the display check
 
     setup_logging()
     install_crash_logging()
-    from ui.application import run_application
+    from ui.application import run_application  # noqa: PLC0415 - heavy, loaded on first use
 
     return run_application()

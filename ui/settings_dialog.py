@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import Settings, paths
+from engine.api import EMBEDDER, Settings, chat_models, paths
+from engine.api import model_files as locate
 from ui import dialogs
 
 ADD_GGUF = "__add_gguf__"
@@ -31,9 +32,6 @@ ADD_GGUF = "__add_gguf__"
 
 def chat_model_choices(current: str) -> list[tuple[str, str]]:
     """(label, setting) for every installed catalogue chat model, plus the current custom file."""
-    from engine.api import chat_models
-    from engine.api import model_files as locate
-
     choices = [(m.title, m.name) for m in chat_models() if locate.is_installed(m)]
     if current and current not in {value for _, value in choices}:
         missing = not current.lower().endswith(".gguf")
@@ -110,8 +108,6 @@ class SettingsDialog(QDialog):
         form.addRow("Temperature:", self.temperature)
         form.addRow("Passages per answer:", self.passages)
         form.addRow("Passage length:", self.passage_tokens)
-
-        from engine.api import EMBEDDER
 
         about = QGroupBox("Where things are")
         about_form = QFormLayout(about)

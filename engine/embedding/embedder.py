@@ -13,6 +13,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engine import model_files as locate
+from engine.models_catalogue import EMBEDDER, TOKENIZER
+
 Vectors = npt.NDArray[np.float32]
 
 
@@ -41,8 +44,8 @@ class OnnxEmbedder:
         max_tokens: int = 256,
         batch_size: int = 32,
     ) -> None:
-        import onnxruntime
-        from tokenizers import Tokenizer
+        import onnxruntime  # noqa: PLC0415 - heavy, loaded on first use
+        from tokenizers import Tokenizer  # noqa: PLC0415 - heavy, loaded on first use
 
         options = onnxruntime.SessionOptions()
         if threads > 0:
@@ -99,7 +102,4 @@ class OnnxEmbedder:
 
 def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
     """The catalogue's embedder and tokenizer from the model folder (ModelMissingError if absent)."""
-    from engine import model_files as locate
-    from engine.models_catalogue import EMBEDDER, TOKENIZER
-
     return OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=threads)

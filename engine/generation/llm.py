@@ -61,7 +61,7 @@ def _route_llama_log_to_logging() -> None:
     global _log_callback_ref
     if _log_callback_ref is not None:
         return
-    import llama_cpp
+    import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
@@ -77,7 +77,7 @@ def _route_llama_log_to_logging() -> None:
 
 
 def gpu_offload_supported() -> bool:
-    import llama_cpp
+    import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
     return bool(llama_cpp.llama_supports_gpu_offload())
 
@@ -85,7 +85,7 @@ def gpu_offload_supported() -> bool:
 class LlamaGenerator:
     def __init__(self, model_path: Path, options: GeneratorOptions = GeneratorOptions()) -> None:
         _route_llama_log_to_logging()
-        from llama_cpp import Llama
+        from llama_cpp import Llama  # noqa: PLC0415 - heavy, loaded on first use
 
         if not model_path.is_file():
             raise ModelLoadError(f"Chat model file not found: {model_path}")
@@ -114,7 +114,7 @@ class LlamaGenerator:
     def _check_chat_template(self) -> None:
         """Format prompts with the GGUF's own chat template; without one, say so and use ChatML (llama-cpp-python
         would silently fall back to the llama-2 format)."""
-        from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter
+        from llama_cpp.llama_chat_format import CHATML_CHAT_TEMPLATE, Jinja2ChatFormatter  # noqa: PLC0415 - heavy
 
         template = str(self._llm.metadata.get("tokenizer.chat_template") or "")
         self.chat_format = "gguf template"
@@ -152,7 +152,7 @@ class LlamaGenerator:
         reply and scans it for stop strings at every token, which cost about 10% of decode speed. A prompt
         that starts like the previous one (the system prompt, always) reuses its KV cache.
         """
-        import llama_cpp
+        import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
         with self._lock:
             tokens = self.prompt_tokens(messages)
@@ -176,7 +176,7 @@ class LlamaGenerator:
                 yield tail
 
     def _piece(self, token: int) -> bytes:
-        import llama_cpp
+        import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
         size = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, self._piece_buffer,
                                               len(self._piece_buffer), 0, False)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine import model_files as locate
 from engine.errors import HushdocsError
+from engine.models_catalogue import CATALOGUE
 
 
 def resolve_chat_model(setting: str) -> Path:
     """A catalogue name resolves to its installed file; anything else is taken as a path."""
-    from engine import model_files as locate
-    from engine.models_catalogue import CATALOGUE
-
     for model in CATALOGUE:
         if model.role == "chat" and setting in (model.name, model.file_name):
             return locate.find(model)

@@ -17,6 +17,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from engine.ingest.status import FAILED, LoadError
+from engine.offline import seal_environment
 from engine.records import ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ def _import_loader(name: str) -> Callable[..., ParsedDocument]:
 
 
 def _child_main(connection: Connection, loader_name: str) -> None:
-    from engine.offline import seal_environment
-
     seal_environment()  # inherited from the parent already; sealed again before the loaders import anything
     load = _import_loader(loader_name)
 

@@ -41,7 +41,7 @@ class _Block:
 
 
 def load_pdf(data: bytes, path: Path) -> ParsedDocument:
-    import pymupdf
+    import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
@@ -101,7 +101,7 @@ def _join(texts: list[str]) -> tuple[str, list[PageSpan]]:
 
 def page_text(page: Any) -> str:
     """The page's text blocks in reading order, separated by blank lines."""
-    import pymupdf
+    import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     flags = pymupdf.TEXT_MEDIABOX_CLIP  # no ligatures or odd whitespace kept; no images
     blocks = []
@@ -227,7 +227,7 @@ def _title(document: Any, text: str, path: Path) -> str:
 
 def _mupdf_errors() -> tuple[type[Exception], ...]:
     """What MuPDF raises on bad input: FileDataError (a RuntimeError), its C++ errors, ValueError."""
-    import pymupdf
+    import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     return (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase)
 

@@ -186,7 +186,7 @@ def _bomless_utf16(data: bytes) -> str | None:
 
 def _detect(data: bytes, ext: str) -> tuple[str, str]:
     """The text in the charset detection finds most likely, and that charset's Python name."""
-    from charset_normalizer import from_bytes
+    from charset_normalizer import from_bytes  # noqa: PLC0415 - heavy, loaded on first use
 
     matches = from_bytes(data)
     best = matches.best()
