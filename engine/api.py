@@ -294,12 +294,7 @@ class Engine:
     def forget_everything(self) -> None:
         """Every collection, document, vector and conversation: the index starts empty."""
         with self._write_lock:
-            store = self._store()
-            for collection in store.collections():
-                store.delete_collection(collection.id)
-            conversations = ConversationStore(self._connection())
-            for conversation in conversations.all():
-                conversations.delete(conversation.id)
+            self._store().forget_everything()
         self.refresh_watches()
 
     def collections(self) -> list[Collection]:

@@ -240,8 +240,11 @@ def test_delete_and_forget_remove_every_trace(tmp_path: Path, indexer: Indexer, 
     assert outcomes(events)["two.md"][0] == "removed"
     assert not rows(store.conn, "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH 'zebras'")
     assert store.counts()["documents"] == 1
+    assert rows(store.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'okonkwo'") == [(1,)]
     assert indexer.forget([folder]) == 1
     assert store.counts() == {"documents": 0, "chunks": 0, "chunk_embeddings": 0, "chunks_fts": 0, "chunk_bits": 0}
+    # count(*) on the external-content FTS table counts the chunks table: the keyword index is asked itself.
+    assert rows(store.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'okonkwo'") == [(0,)]
     assert store.roots() == []
     _last, events = run(indexer.sync())  # the folder is no longer followed
     assert store.counts()["documents"] == 0

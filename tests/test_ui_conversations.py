@@ -71,4 +71,27 @@ def test_copy_answer(qtbot: QtBot, make_engine: Callable[..., Engine], open_wind
 
     assert QGuiApplication.clipboard().text() == "Morwenna Tallis keeps it [1]."
     assert not view.retry_button.isHidden()  # the last answer can be asked again
-    assert QUrl("cite:1").scheme() == "cite"
+    clicked: list[Citation] = []
+    view.citation_clicked.connect(clicked.append)
+    view.body.anchorClicked.emit(QUrl("cite:1"))  # the [1] in the answer's text is a link to its source
+    view.body.anchorClicked.emit(QUrl("cite:7"))  # a number with no citation opens nothing
+    assert [c.path for c in clicked] == ["/docs/brannock.pdf"]
+
+
+def test_an_answer_whose_sources_were_forgotten_keeps_its_text_and_says_so(
+        qtbot: QtBot, library_folder: Path, make_engine: Callable[..., Engine],
+        open_window: Callable[..., MainWindow]) -> None:
+    engine = make_engine()
+    list(engine.index([library_folder / "garden.md"]))
+    hit = engine.search("tomatoes water", k=1)[0]
+    store = engine.conversations()
+    conversation = store.create("Garden")
+    store.add_message(conversation.id, "user", "When do the tomatoes need water?")
+    store.add_message(conversation.id, "assistant", "Every second evening in July [1].",
+                      [Citation(1, hit.path, None, hit.start, hit.end, hit.text, document_id=hit.document_id)])
+    assert engine.forget([library_folder / "garden.md"]) == 1
+    window = open_window(engine, preload=False)
+    window.chat.load_conversation(conversation.id)
+    [view] = window.chat.answer_views()
+    assert view.text == "Every second evening in July [1]." and view.citations == []
+    assert view.sources.isHidden() and view.status.text() == "Its sources were forgotten."

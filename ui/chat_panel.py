@@ -139,7 +139,8 @@ class ChatPanel(QWidget):
                 self._add(QuestionView(message.content))
             else:
                 view = self._new_answer_view()
-                view.finish(message.content, message.citations, can_retry=index == last_answer)
+                view.finish(message.content, message.citations, can_retry=index == last_answer,
+                            sources_forgotten=message.sources_forgotten)
                 self._add(view)
 
     def set_title(self, title: str) -> None:

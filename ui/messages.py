@@ -125,7 +125,7 @@ class AnswerView(QFrame):
         self.body.setMarkdown(text + " ▍")
 
     def finish(self, text: str, citations: list[Citation], *, notice: str = "", stopped: bool = False,
-               can_retry: bool = True) -> None:
+               can_retry: bool = True, sources_forgotten: bool = False) -> None:
         self.finished = True
         self.text = text
         self.citations = list(citations)
@@ -136,6 +136,8 @@ class AnswerView(QFrame):
             self.sources.setText(f"<b>Sources</b>{items}")
             self.sources.show()
         status = "Stopped." if stopped else ("" if self.citations or not notice else "No sources for this answer.")
+        if sources_forgotten:  # the answer is the person's own; the documents it cited are gone
+            status = "Some sources were forgotten." if self.citations else "Its sources were forgotten."
         self.status.setText(status)
         self.copy_button.show()
         self.retry_button.setVisible(can_retry)

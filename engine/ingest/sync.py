@@ -144,17 +144,15 @@ class Indexer:
 
     def forget(self, paths: Sequence[Path | str]) -> int:
         """Remove every trace of these files or folders (and stop following them). Returns documents removed."""
-        removed = 0
         states = self.store.file_states()
+        forgotten: set[int] = set()
         for target in (normalise(p) for p in paths):
             for _, root in self.store.roots():
                 if under(root, target):
                     self.store.remove_root(root)
-            for path, state in states.items():
-                if under(path, target):
-                    self.store.delete_document(state.id)
-                    removed += 1
-        return removed
+            forgotten.update(state.id for path, state in states.items() if under(path, target))
+        self.store.forget_documents(forgotten)
+        return len(forgotten)
 
     # -- planning -------------------------------------------------------------------------------
 

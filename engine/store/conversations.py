@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import apsw
@@ -19,6 +20,7 @@ class Message:
     content: str
     citations: list[Citation] = field(default_factory=list)
     created_at: float = 0.0
+    sources_forgotten: bool = False  # some cited documents were forgotten: their citations are gone
 
 
 @dataclass
@@ -74,9 +76,20 @@ class ConversationStore:
         return Message(message_id, role, content, list(citations or []), now)
 
     def messages(self, conversation_id: int) -> list[Message]:
-        return [Message(int(r[0]), str(r[1]), str(r[2]), [Citation(**c) for c in json.loads(r[3])], float(r[4]))
-                for r in rows(self.conn, "SELECT id, role, content, citations, created_at FROM messages "
-                                         "WHERE conversation_id = ? ORDER BY id", (conversation_id,))]
+        return [Message(int(r[0]), str(r[1]), str(r[2]), [Citation(**c) for c in json.loads(r[3])],
+                        float(r[4]), bool(r[5]))
+                for r in rows(self.conn, "SELECT id, role, content, citations, created_at, sources_forgotten "
+                                         "FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))]
+
+    def forget_sources(self, document_ids: AbstractSet[int], paths: AbstractSet[str]) -> None:
+        """Drop every citation of these documents (their passages and paths) from the stored answers, inside
+        the caller's transaction. The answer text is the person's own and stays, marked ``sources_forgotten``."""
+        for message_id, payload in rows(self.conn, "SELECT id, citations FROM messages WHERE citations != '[]'"):
+            citations = json.loads(payload)
+            kept = [c for c in citations if c.get("document_id") not in document_ids and c.get("path") not in paths]
+            if len(kept) < len(citations):
+                self.conn.execute("UPDATE messages SET citations = ?, sources_forgotten = 1 WHERE id = ?",
+                                  (json.dumps(kept), message_id))
 
     def delete_last_answer(self, conversation_id: int) -> None:
         """Drop the last assistant message (for "retry")."""
@@ -102,4 +115,6 @@ class ConversationStore:
                     where = f", page {citation.page}" if citation.page else ""
                     lines.append(f"- [{citation.n}] {citation.path}{where}")
                 lines.append("")
+            if message.sources_forgotten:
+                lines += ["(Sources forgotten: some documents this answer cited were removed from Hushdocs.)", ""]
         return "\n".join(lines).rstrip() + "\n"

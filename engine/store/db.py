@@ -109,8 +109,18 @@ def _m003_reader_version(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE documents ADD COLUMN reader_version INTEGER NOT NULL DEFAULT 0")
 
 
+def _m004_forgetting_leaves_nothing(conn: apsw.Connection) -> None:
+    # FTS5 normally deletes by adding "delete" markers beside the old entries, which keep the words until a
+    # merge: secure-delete removes them in place. 'optimize' merges away what older deletes left behind.
+    conn.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('secure-delete', 1)")
+    conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+    # An answer whose cited documents were forgotten keeps its text and says so.
+    conn.execute("ALTER TABLE messages ADD COLUMN sources_forgotten INTEGER NOT NULL DEFAULT 0")
+
+
 # Append only: a migration that has shipped is never edited.
-MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version]
+MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version,
+                               _m004_forgetting_leaves_nothing]
 
 _migrate_lock = threading.Lock()
 
@@ -161,11 +171,17 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     conn.enable_load_extension(False)
     conn.set_busy_timeout(10_000)
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros, not left in free space
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     return conn
+
+
+def purge(conn: apsw.Connection) -> None:
+    """After a forget: copy the WAL into the database and truncate it, so no old page image stays in it."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def scalar(conn: apsw.Connection, sql: str, args: Sequence[object] = ()) -> Any:

@@ -18,7 +18,8 @@ from engine.embedding.embedder import Vectors
 from engine.errors import IndexMismatchError
 from engine.filenames import from_db, printable, to_db
 from engine.records import ChunkSpan, Collection, DocumentRecord
-from engine.store.db import get_meta, rows, scalar, set_meta, write_transaction
+from engine.store.conversations import ConversationStore
+from engine.store.db import get_meta, purge, rows, scalar, set_meta, write_transaction
 
 DEFAULT_COLLECTION = "My documents"
 
@@ -123,10 +124,13 @@ class IndexStore:
         return result
 
     def delete_collection(self, collection_id: int) -> None:
+        """The collection, its folders and every trace of its documents (see ``forget_documents``)."""
+        doc_ids = [int(r[0]) for r in rows(self.conn, "SELECT id FROM documents WHERE collection_id = ?",
+                                           (collection_id,))]
         with self.conn:
-            for (doc_id,) in rows(self.conn, "SELECT id FROM documents WHERE collection_id = ?", (collection_id,)):
-                self._delete_document(int(doc_id))
+            self._forget(doc_ids)
             self.conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,))
+        purge(self.conn)
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -203,6 +207,25 @@ class IndexStore:
         with self.conn:
             self._delete_document(doc_id)
 
+    def forget_everything(self) -> None:
+        """Every collection, folder, document and conversation. The file is then rebuilt from what is left
+        (VACUUM) and the WAL truncated: no byte of a document or a conversation stays in the data home."""
+        doc_ids = [int(r[0]) for r in rows(self.conn, "SELECT id FROM documents")]
+        with self.conn:
+            self._forget(doc_ids)
+            self.conn.execute("DELETE FROM collections")  # their folders go with them (ON DELETE CASCADE)
+            self.conn.execute("DELETE FROM conversations")  # and the messages
+        self.conn.execute("VACUUM")
+        purge(self.conn)
+
+    def forget_documents(self, doc_ids: Iterable[int]) -> None:
+        """Remove every trace of these documents at once: their rows, chunks, keywords and vectors (zeroed on
+        disk: secure_delete), and the passages and paths that conversations cite from them; then the WAL is
+        checkpointed and truncated, so no copy of an old page stays in any file."""
+        with self.conn:
+            self._forget(list(doc_ids))
+        purge(self.conn)
+
     def reusable_vectors(self, text_hashes: Iterable[str]) -> dict[str, bytes]:
         """Float vectors already computed for chunks with these texts (anywhere in the index)."""
         found: dict[str, bytes] = {}
@@ -265,3 +288,11 @@ class IndexStore:
     def _delete_document(self, doc_id: int) -> None:
         self._delete_chunks(doc_id)
         self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def _forget(self, doc_ids: Sequence[int]) -> None:
+        """Inside the caller's transaction: delete the documents and their citations in conversations."""
+        paths: set[str] = set()
+        for doc_id in doc_ids:
+            paths.update(from_db(r[0]) for r in rows(self.conn, "SELECT path FROM documents WHERE id = ?", (doc_id,)))
+            self._delete_document(doc_id)
+        ConversationStore(self.conn).forget_sources(set(doc_ids), paths)
