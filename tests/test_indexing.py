@@ -325,3 +325,30 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_followed(tmp_path: Path, in
     assert indexer.forget([odd]) == 1
     assert [d.path for d in store.documents()] == [str(folder / "good.md")]
     assert_consistent(store)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_is_reported_never_opened(tmp_path: Path, indexer: Indexer) -> None:
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.txt")  # opening it for reading would wait for a writer for ever
+    (folder / "fine.md").write_text("# Fine\n\nA plain note.", "utf-8")
+    os.mkfifo(tmp_path / "named.md")
+    _last, events = run(indexer.add([folder, tmp_path / "named.md"]))
+    found = outcomes(events)
+    assert found["fine.md"][:2] == ("indexed", "indexed")
+    assert found["pipe.txt"][1:] == ("skipped", "not a regular file (a named pipe)")
+    assert found["named.md"][1:] == ("skipped", "not a regular file (a named pipe)")
+
+
+@pytest.mark.timeout(60)
+def test_the_size_limit_applies_before_a_file_is_read(tmp_path: Path, store: IndexStore, embedder) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "big"
+    folder.mkdir()
+    with open(folder / "sparse.txt", "wb") as handle:  # 64 GB that take no disk: reading them would take minutes
+        handle.truncate(64 * 2**30)
+    indexer = Indexer(store, embedder, max_file_bytes=2_000_000)
+    started = time.monotonic()
+    _last, events = run(indexer.add([folder]))
+    assert time.monotonic() - started < 20
+    assert outcomes(events)["sparse.txt"][1] == "skipped" and "too large: 64 GB" in outcomes(events)["sparse.txt"][2]

@@ -305,7 +305,7 @@ def test_too_large_is_skipped_before_reading(tmp_path: Path, monkeypatch: pytest
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("read a file over the limit")
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr("engine.ingest.loaders.open_regular", refuse)
     error = _error(path, max_bytes=2048)
     assert (error.status, error.reason) == (SKIPPED, "too large: 4.9 KB (limit 2.0 KB)")
     assert format_size(612 * 2**20) == "612 MB"
@@ -318,10 +318,14 @@ def test_unreadable_file_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     path.chmod(0)
     try:
         if os.geteuid() == 0:  # root reads through chmod 000: make the open itself fail
-            def denied(*args: object, **kwargs: object) -> None:
-                raise PermissionError(13, "Permission denied")
+            real_open = os.open
 
-            monkeypatch.setattr(Path, "open", denied)
+            def denied(file: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+                if str(file) == str(path):
+                    raise PermissionError(13, "Permission denied")
+                return real_open(file, flags, mode, dir_fd=dir_fd)
+
+            monkeypatch.setattr(os, "open", denied)
         error = _error(path)
     finally:
         path.chmod(0o600)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ingest.loaders import SUPPORTED_EXTENSIONS
+from engine.ingest.regular import not_regular_reason
 from engine.ingest.status import FAILED, SKIPPED
 
 
@@ -55,6 +56,12 @@ def scan_target(target: str, collection_id: int, result: ScanResult, explicit: b
         return
     if os.path.isdir(target):
         _walk(target, collection_id, result)
+        return
+    special = not_regular_reason(stat.st_mode)
+    if special is not None and (explicit or is_supported(target)):
+        result.problems[target] = Problem(target, SKIPPED, special, collection_id)  # a FIFO would block the read
+    elif special is not None:
+        result.unsupported += 1
     elif is_supported(target):
         result.candidates[target] = Candidate(target, stat.st_size, stat.st_mtime_ns, collection_id)
     elif explicit:
@@ -94,9 +101,8 @@ def _walk(root: str, collection_id: int, result: ScanResult) -> None:
                 if entry.is_dir(follow_symlinks=True):
                     stack.append(path)
                     continue
-                if not entry.is_file(follow_symlinks=True):
-                    if entry.is_symlink() and not os.path.exists(path):
-                        result.problems[path] = Problem(path, SKIPPED, "broken symbolic link", collection_id)
+                if entry.is_symlink() and not os.path.exists(path):
+                    result.problems[path] = Problem(path, SKIPPED, "broken symbolic link", collection_id)
                     continue
             except OSError as error:  # e.g. ELOOP on a link pointing at itself
                 result.problems[path] = Problem(path, SKIPPED, f"cannot follow: {error.strerror}", collection_id)

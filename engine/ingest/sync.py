@@ -31,6 +31,7 @@ import numpy as np
 from engine.embedding.embedder import Embedder
 from engine.ingest.chunker import chunk_document
 from engine.ingest.parser_process import DEFAULT_LOADER, ParserProcess
+from engine.ingest.regular import open_regular
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
 from engine.ingest.status import EMPTY, INDEXED, LoadError
 from engine.records import ChunkSpan, ParsedDocument
@@ -99,7 +100,7 @@ class SyncPlan:
 
 def file_hash(path: str) -> str:
     digest = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
@@ -187,6 +188,9 @@ class Indexer:
                 state = None  # read by an older reader: read it again, whatever its size and content
             if (state is not None and (state.size, state.mtime_ns, state.collection_id)
                     == (candidate.size, candidate.mtime_ns, candidate.collection_id)):
+                continue
+            if candidate.size > self.max_file_bytes:
+                pending.append(candidate)  # the loader refuses it from its size alone: never hash it whole
                 continue
             try:
                 candidate.content_hash = file_hash(candidate.path)

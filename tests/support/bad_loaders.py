@@ -22,16 +22,15 @@ def hang_on_poison(path: Path, *, max_bytes: int) -> ParsedDocument:
 def deny_secret_files(path: Path, *, max_bytes: int) -> ParsedDocument:
     """As root, chmod cannot make a file unreadable: fail the open the way the kernel would for a user."""
     if path.name.startswith("secret"):
-        import builtins
         from unittest import mock
 
-        real_open = builtins.open
+        real_open = os.open  # what the loaders open files with (engine.ingest.regular.open_regular)
 
-        def denied(file: object, *args: object, **kwargs: object) -> object:
+        def denied(file: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
             if str(file) == str(path):
                 raise PermissionError(13, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+            return real_open(file, flags, mode, dir_fd=dir_fd)
 
-        with mock.patch("builtins.open", denied), mock.patch.object(Path, "open", denied):
+        with mock.patch("os.open", denied):
             return load(path, max_bytes=max_bytes)
     return load(path, max_bytes=max_bytes)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.ingest.loaders import docx, html, pdf, text
 from engine.ingest.loaders.sniff import is_pdf, is_zip, sniff
+from engine.ingest.regular import NotRegularFileError, open_regular
 from engine.ingest.status import EMPTY, FAILED, SKIPPED, LoadError
 from engine.records import ParsedDocument
 
@@ -49,8 +50,10 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise LoadError(SKIPPED, f"too large: {format_size(size)} (limit {format_size(max_bytes)})")
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:  # a FIFO or a device is refused, never waited on
             data = handle.read(max_bytes + 1)
+    except NotRegularFileError as exc:
+        raise LoadError(SKIPPED, str(exc)) from exc
     except PermissionError as exc:
         raise LoadError(FAILED, "cannot read: permission denied") from exc
     except FileNotFoundError as exc:
