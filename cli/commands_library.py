@@ -64,10 +64,11 @@ def _run_indexing(events: object, as_json: bool) -> int:
             if (not as_json and event.outcome.action != "indexed") or (not as_json and not live):
                 _print_outcome(event.outcome, live)
         if live and event.phase == "indexing" and event.files_total:
-            name = os.path.basename(event.current)[:40]
-            sys.stdout.write(f"\r{progress_bar(event.files_done, event.files_total)} {event.files_done}/"
+            name = printable(os.path.basename(event.current))[:40]
+            inside = f" ({event.current_fraction:.0%})" if event.current_chunks_total else ""
+            sys.stdout.write(f"\r{progress_bar(int(event.bytes_progress), event.bytes_total)} {event.files_done}/"
                              f"{event.files_total} files, {event.chunks_done} chunks, "
-                             f"{human_seconds(event.eta_s)} left  {name:<40}")
+                             f"{human_seconds(event.eta_s)} left  {name + inside:<46}")
             sys.stdout.flush()
     assert last is not None
     if live:

@@ -352,3 +352,18 @@ def test_the_size_limit_applies_before_a_file_is_read(tmp_path: Path, store: Ind
     _last, events = run(indexer.add([folder]))
     assert time.monotonic() - started < 20
     assert outcomes(events)["sparse.txt"][1] == "skipped" and "too large: 64 GB" in outcomes(events)["sparse.txt"][2]
+
+
+def test_one_huge_file_reports_progress_inside_itself(tmp_path: Path, store: IndexStore, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A one-line text file of many embedding slices: the progress moves while it embeds, not only at its end."""
+    indexer = Indexer(store, embedder, embed_slice=16)
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    words = ["tide", "harbour", "gull", "net", "rope", "keel", "mast", "sail", "buoy", "anchor", "pier", "wave"]
+    (folder / "one line.txt").write_text(" ".join(f"{words[i % len(words)]}{i % 97}" for i in range(2_500)))
+    events = list(indexer.add([folder]))
+    inside = [e for e in events if e.outcome is None and 0 < e.current_chunks_done < e.current_chunks_total]
+    assert inside, "no progress while the file was being embedded"
+    assert inside[0].files_done == 0 and inside[0].current.endswith("one line.txt")
+    assert 0 < inside[0].bytes_progress < inside[0].bytes_total and inside[0].eta_s is not None
+    assert events[-1].phase == "finished" and events[-1].summary["indexed"] == 1

@@ -26,8 +26,10 @@ def describe(event: IndexProgress) -> str:
     text = f"Indexing {event.files_done} of {event.files_total} files · {event.chunks_done} chunks"
     if event.current:
         text += f" · {os.path.basename(event.current)}"
+        if event.current_chunks_total:  # a big file: how far into it
+            text += f" ({event.current_fraction:.0%})"
     eta = event.eta_s
-    if eta is not None and event.files_done:
+    if eta is not None and event.bytes_progress:
         text += f" · about {format_duration(eta)} left"
     return text
 
@@ -87,6 +89,6 @@ class ProgressStrip(QWidget):
             self._hide_timer.start()
         elif event.files_total:
             self.bar.setRange(0, max(1, event.bytes_total))
-            self.bar.setValue(event.bytes_done)
+            self.bar.setValue(int(event.bytes_progress))
         else:
             self.bar.setRange(0, 0)  # busy indicator while scanning

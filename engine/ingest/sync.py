@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 # 1: PDF line-end hyphens kept where the document writes the word hyphenated ("polynomial-time").
 READER_VERSION = 1
 
-EMBED_SLICE = 256  # chunks embedded between two cancel checks
+EMBED_SLICE = 256  # chunks embedded between two cancel checks (and progress events)
+
+# Progress inside one file: (chunks done, chunks in the file) -> an event to yield.
+WithinFile = Callable[[int, int], "IndexProgress"]
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,27 @@ class IndexProgress:
     outcome: FileOutcome | None = None
     queued: tuple[str, ...] = ()
     summary: dict[str, int] = field(default_factory=dict)
+    # Inside the current file (one huge file takes minutes): its chunks embedded so far, of how many.
+    current_bytes: int = 0
+    current_chunks_done: int = 0
+    current_chunks_total: int = 0
+
+    @property
+    def current_fraction(self) -> float:
+        """How much of the current file is done (0 until its chunks are known)."""
+        return self.current_chunks_done / self.current_chunks_total if self.current_chunks_total else 0.0
+
+    @property
+    def bytes_progress(self) -> float:
+        """Bytes of the finished files plus the done part of the current one."""
+        return self.bytes_done + self.current_fraction * self.current_bytes
 
     @property
     def eta_s(self) -> float | None:
-        if self.bytes_done <= 0 or self.elapsed_s <= 0:
+        done = self.bytes_progress
+        if done <= 0 or self.elapsed_s <= 0:
             return None
-        return (self.bytes_total - self.bytes_done) / (self.bytes_done / self.elapsed_s)
+        return (self.bytes_total - done) / (done / self.elapsed_s)
 
     @property
     def pages_per_s(self) -> float:
@@ -113,8 +131,9 @@ def text_hash(text: str) -> str:
 class Indexer:
     def __init__(self, store: IndexStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
                  parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32,
-                 loader: str = DEFAULT_LOADER) -> None:
+                 loader: str = DEFAULT_LOADER, embed_slice: int = EMBED_SLICE) -> None:
         self.store = store
+        self.embed_slice = embed_slice
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
         self.parse_timeout_s = parse_timeout_s
@@ -266,8 +285,17 @@ class Indexer:
                     document, error = None, load_error
                 if position + 1 < len(plan.to_index):
                     parser.submit(Path(plan.to_index[position + 1].path))  # parse the next while this embeds
-                outcome = (self._index_document(candidate, document, cancel) if document is not None
-                           else self._record_error(candidate, error))
+                progress.current_bytes = candidate.size
+
+                def within(done: int, total: int) -> IndexProgress:
+                    progress.current_chunks_done, progress.current_chunks_total = done, total
+                    return emit()
+
+                if document is not None:
+                    outcome = yield from self._index_document(candidate, document, cancel, within)
+                else:
+                    outcome = self._record_error(candidate, error)
+                progress.current_chunks_done = progress.current_chunks_total = 0
                 if outcome is None:  # cancelled while embedding: this file stays as it was
                     cancelled = True
                     break
@@ -296,8 +324,9 @@ class Indexer:
                            candidate.size, candidate.mtime_ns, candidate.content_hash, len(document.pages),
                            READER_VERSION)
 
-    def _index_document(self, candidate: Candidate, document: ParsedDocument,
-                        cancel: threading.Event | None) -> FileOutcome | None:
+    def _index_document(self, candidate: Candidate, document: ParsedDocument, cancel: threading.Event | None,
+                        within: WithinFile) -> Generator[IndexProgress, None, FileOutcome | None]:
+        """Chunk, embed and write one document, yielding progress between embedding slices."""
         chunks = chunk_document(document, self.embedder.count_tokens, max_tokens=self.chunk_tokens,
                                 overlap_tokens=self.overlap_tokens)
         new_document = self._new_document(candidate, document)
@@ -305,7 +334,7 @@ class Indexer:
             self.store.record_failure(new_document, EMPTY, "no text in this document")
             return FileOutcome(candidate.path, "failed", EMPTY, "no text in this document")
         hashes = [text_hash(c.text) for c in chunks]
-        vectors = self._vectors_for(chunks, hashes, cancel)
+        vectors = yield from self._vectors_for(chunks, hashes, cancel, within)
         if vectors is None:
             return None
         matrix, embedded = vectors
@@ -313,18 +342,21 @@ class Indexer:
         return FileOutcome(candidate.path, "indexed", INDEXED, pages=len(document.pages), chunks=len(chunks),
                            embedded=embedded)
 
-    def _vectors_for(self, chunks: Sequence[ChunkSpan], hashes: Sequence[str],
-                     cancel: threading.Event | None) -> tuple[np.ndarray, int] | None:
-        """Vectors for every chunk: reused where the text is already indexed, embedded otherwise."""
+    def _vectors_for(self, chunks: Sequence[ChunkSpan], hashes: Sequence[str], cancel: threading.Event | None,
+                     within: WithinFile) -> Generator[IndexProgress, None, tuple[np.ndarray, int] | None]:
+        """Vectors for every chunk: reused where the text is already indexed, embedded otherwise; a progress
+        event after each slice, so a huge file moves the bar instead of sitting at "0 of 1" for minutes."""
         known = self.store.reusable_vectors(hashes)
         matrix = np.empty((len(chunks), self.embedder.dim), dtype=np.float32)
         missing = [i for i, h in enumerate(hashes) if h not in known]
         for i, h in enumerate(hashes):
             if h in known:
                 matrix[i] = np.frombuffer(known[h], dtype=np.float32)
-        for start in range(0, len(missing), EMBED_SLICE):
+        for start in range(0, len(missing), self.embed_slice):
             if cancel is not None and cancel.is_set():
                 return None
-            batch = missing[start : start + EMBED_SLICE]
+            batch = missing[start : start + self.embed_slice]
             matrix[batch] = self.embedder.embed([chunks[i].text for i in batch])
+            if start + self.embed_slice < len(missing):
+                yield within(len(chunks) - len(missing) + start + len(batch), len(chunks))
         return matrix, len(missing)
