@@ -29,3 +29,7 @@ class ChecksumError(HushdocsError):
 
 class IndexMismatchError(HushdocsError):
     """The index was built with another embedding model than the one loaded now."""
+
+
+class DiskFullError(HushdocsError):
+    """SQLite could not write (the disk or the database's volume is full); what was committed is intact."""

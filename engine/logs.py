@@ -31,6 +31,8 @@ def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
         stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         root.addHandler(stream)
     root.setLevel(level)
+    # A log line that cannot be written (a full disk) is dropped, not printed as a traceback on stderr.
+    logging.raiseExceptions = False
     logging.getLogger("llama.cpp").setLevel(logging.WARNING)
     if _fault_file is None:
         _fault_file = open(paths.logs_dir() / "faults.log", "a", encoding="utf-8")  # noqa: SIM115 - process-long

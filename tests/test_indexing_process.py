@@ -146,3 +146,32 @@ def test_cli_indexes_and_lists_a_file_whose_name_is_not_utf8(tmp_path: Path) -> 
     listed = {os.fsencode(d["path"]): d["status"] for d in json.loads(main("docs", "--json"))}
     assert listed == {odd: "indexed", os.fsencode(folder / "good.md"): "indexed"}  # JSON gives the exact name back
     assert "unchanged" in main("sync") or "nothing to do" in main("sync")
+
+
+def test_a_full_disk_is_a_plain_message_and_sync_goes_on_after(tmp_path: Path) -> None:
+    """The data home on a 640 KB file system (a tmpfs in a user and mount namespace): indexing stops with one
+    plain line, the index stays whole, and once there is room `sync` indexes the rest."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for n in range(24):
+        facts = " ".join(f"Fact {n}-{k} says the tide gauge {k * n} read {k + n} cm." for k in range(100))
+        (folder / f"note{n:02d}.md").write_text(f"# Note {n}\n\n{facts}")
+    home, out = tmp_path / "small-home", tmp_path / "out"
+    home.mkdir()
+    out.mkdir()
+    main = f"{sys.executable} {ROOT / 'main.py'}"
+    script = (f"mount -t tmpfs -o size=640k none {home} || exit 99; "
+              f"{main} index {folder} > {out}/index.out 2> {out}/index.err; echo $? > {out}/index.rc; "
+              f"mount -o remount,size=64m {home}; "
+              f"{main} sync --json > {out}/sync.out 2> {out}/sync.err; echo $? > {out}/sync.rc; "
+              f"{main} docs --json > {out}/docs.out")
+    env = dict(os.environ, HUSHDOCS_HOME=str(home))
+    subprocess.run(["unshare", "-rm", "sh", "-c", script], env=env, check=True, timeout=600)
+    read = {name: (out / name).read_text("utf-8") for name in ("index.rc", "index.err", "sync.rc", "sync.out")}
+    assert read["index.rc"].strip() == "1", read
+    assert "Traceback" not in read["index.err"] and read["index.err"].count("\n") == 1, read["index.err"]
+    assert "the disk is full" in read["index.err"] and "nothing was lost" in read["index.err"].lower()
+    assert read["sync.rc"].strip() == "0", read
+    assert json.loads(read["sync.out"])["summary"]["indexed"] > 0
+    documents = json.loads((out / "docs.out").read_text("utf-8"))
+    assert len(documents) == 24 and {d["status"] for d in documents} == {"indexed"}

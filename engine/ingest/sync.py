@@ -35,6 +35,7 @@ from engine.ingest.regular import open_regular
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
 from engine.ingest.status import EMPTY, INDEXED, LoadError
 from engine.records import ChunkSpan, ParsedDocument
+from engine.store.db import disk_full_is_plain
 from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, NewDocument
 
 log = logging.getLogger(__name__)
@@ -147,31 +148,34 @@ class Indexer:
     def add(self, paths: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
             cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Add folders or files to ``collection`` and index them."""
-        collection_id = self.store.collection_id(collection)
-        assert collection_id is not None
-        targets = [normalise(p) for p in paths]
-        for target in targets:
-            self.store.add_root(collection_id, target)
+        with disk_full_is_plain(self.store.conn):
+            collection_id = self.store.collection_id(collection)
+            assert collection_id is not None
+            targets = [normalise(p) for p in paths]
+            for target in targets:
+                self.store.add_root(collection_id, target)
         yield from self.sync(targets, cancel=cancel)
 
     def sync(self, targets: Sequence[Path | str] | None = None, collection: str | None = None,
              cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Bring the index in line with ``targets`` (paths inside collections), or with every root."""
         started = time.monotonic()
-        yield IndexProgress("scanning")
-        plan = self.plan(targets, collection)
-        yield from self._apply(plan, started, cancel)
+        with disk_full_is_plain(self.store.conn):
+            yield IndexProgress("scanning")
+            plan = self.plan(targets, collection)
+            yield from self._apply(plan, started, cancel)
 
     def forget(self, paths: Sequence[Path | str]) -> int:
         """Remove every trace of these files or folders (and stop following them). Returns documents removed."""
         states = self.store.file_states()
         forgotten: set[int] = set()
-        for target in (normalise(p) for p in paths):
-            for _, root in self.store.roots():
-                if under(root, target):
-                    self.store.remove_root(root)
-            forgotten.update(state.id for path, state in states.items() if under(path, target))
-        self.store.forget_documents(forgotten)
+        with disk_full_is_plain(self.store.conn):
+            for target in (normalise(p) for p in paths):
+                for _, root in self.store.roots():
+                    if under(root, target):
+                        self.store.remove_root(root)
+                forgotten.update(state.id for path, state in states.items() if under(path, target))
+            self.store.forget_documents(forgotten)
         return len(forgotten)
 
     # -- planning -------------------------------------------------------------------------------

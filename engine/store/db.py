@@ -16,6 +16,8 @@ from typing import Any
 import apsw
 import sqlite_vec
 
+from engine.errors import DiskFullError
+
 Migration = Callable[[apsw.Connection], None]
 
 
@@ -177,6 +179,22 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     return conn
+
+
+@contextmanager
+def disk_full_is_plain(conn: apsw.Connection) -> Iterator[None]:
+    """Turn SQLite's "database or disk is full" into a message a person can act on.
+
+    Every document is written in one transaction, so the failed one is rolled back and the others stay.
+    """
+    try:
+        yield
+    except apsw.FullError as error:
+        raise DiskFullError(
+            f"the disk is full: the index could not be written to {conn.filename or 'the data folder'}. "
+            "Nothing was lost: what was indexed so far is saved whole. "
+            "Free some space, then run `main.py sync` (or Re-scan in the app) to go on."
+        ) from error
 
 
 def purge(conn: apsw.Connection) -> None:
