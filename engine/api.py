@@ -112,6 +112,10 @@ def generator_options(settings: Settings) -> GeneratorOptions:
     return GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
                             n_gpu_layers=settings.gpu_layers)
 
+# A question longer than this is a pasted document, not a question: it would crowd the passages out of the
+# chat model's window (and overflow it) before any answer could start.
+MAX_QUESTION_CHARS = 4000
+
 
 def missing_models_message(settings: Settings) -> str:
     """Why answers cannot start yet (a quick file check, nothing is loaded), or "" when every model is there."""
@@ -273,6 +277,7 @@ class Engine:
     def sync(self, targets: Sequence[Path | str] | None = None, collection: str | None = None,
              cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Re-scan (all roots, or just ``targets``) and follow every change."""
+        self._check_collection(collection)
         with self._write_lock:
             yield from self.indexer().sync(targets, collection, cancel)
 
@@ -301,7 +306,14 @@ class Engine:
         return self._store().collections()
 
     def documents(self, collection: str | None = None) -> list[DocumentRecord]:
+        self._check_collection(collection)
         return self._store().documents(collection)
+
+    def _check_collection(self, name: str | None) -> None:
+        """A plain error for a collection name that does not exist (a typo), instead of an empty result."""
+        names = [c.name for c in self.collections()] if name is not None else []
+        if name is not None and name not in names:
+            raise HushdocsError(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
 
     def has_folders(self) -> bool:
         """Whether any folder or file was ever added (there is something to follow)."""
@@ -368,11 +380,16 @@ class Engine:
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
                document_id: int | None = None) -> list[Hit]:
+        self._check_collection(collection)
         return self.retriever().search(query, k=k, collection=collection, mode=mode, document_id=document_id)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: str | None = None,
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
         """Stream a grounded answer: status, tokens, then the final answer with its citations."""
+        if len(question) > MAX_QUESTION_CHARS:
+            raise HushdocsError(f"the question is too long ({len(question):,} characters; at most "
+                                f"{MAX_QUESTION_CHARS:,}): ask about one thing at a time, the documents hold the rest")
+        self._check_collection(collection)
         answerer = Answerer(self.retriever(), self.generator, self.settings)
         yield from answerer.ask(question, history=history, collection=collection, stop=stop)
 

@@ -175,3 +175,31 @@ def test_a_full_disk_is_a_plain_message_and_sync_goes_on_after(tmp_path: Path) -
     assert json.loads(read["sync.out"])["summary"]["indexed"] > 0
     documents = json.loads((out / "docs.out").read_text("utf-8"))
     assert len(documents) == 24 and {d["status"] for d in documents} == {"indexed"}
+
+
+def test_an_overlong_question_and_an_unknown_collection_are_plain_messages(tmp_path: Path,
+                                                                           tiny_model_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "note.md").write_text("# Ferry\n\nThe ferry leaves at seven.", "utf-8")
+
+    def main(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                              check=False, timeout=300)
+
+    assert main("index", str(folder), "--collection", "Travel").returncode == 0
+    cases = {
+        "ask": ("ask", "When does the ferry leave? " * 3000, "--model", str(tiny_model_path)),
+        "ask in a collection": ("ask", "When?", "--collection", "NoSuchCollection", "--model", str(tiny_model_path)),
+        "search": ("search", "ferry", "--collection", "NoSuchCollection"),
+        "docs": ("docs", "--collection", "NoSuchCollection"),
+        "sync": ("sync", "--collection", "NoSuchCollection"),
+    }
+    for name, args in cases.items():
+        result = main(*args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (name, result.stderr[-2000:])
+        assert result.stderr.count("\n") == 1, (name, result.stderr)
+        if name == "ask":
+            assert "question is too long" in result.stderr and "4,000" in result.stderr
+        else:
+            assert "no collection named 'NoSuchCollection'; collections: Travel" in result.stderr, (name, result.stderr)
