@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -497,3 +498,45 @@ def test_real_utf16_cjk_with_a_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "japanese.txt"
     path.write_bytes(text.encode("utf-16"))
     assert _load(path).text == text
+
+
+_LOAD_AND_MEASURE = """
+import json, resource, sys, time
+from pathlib import Path
+from engine.ingest.loaders import load
+from engine.ingest.status import LoadError
+started = time.monotonic()
+try:
+    load(Path(sys.argv[1]), max_bytes=200 * 2**20)
+    outcome = ["indexed", ""]
+except LoadError as error:
+    outcome = [error.status, error.reason]
+print(json.dumps([*outcome, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))
+"""
+
+
+# (kind, MB it unpacks to, size its header declares, status, reason)
+@pytest.mark.parametrize("case", [
+    ("docx", 80, None, SKIPPED, r"word/document.xml unpacks to \d+ MB \(limit 64 MB\)"),
+    ("docx", 80, 1000, FAILED, "Bad CRC-32"),  # the header says 1 KB
+    ("docx", 80, 60 * 2**20, FAILED, "Bad CRC-32"),  # it says 60 MB, under the limit: reading stops there
+    ("epub", 40, None, SKIPPED, r"\d+ MB of text and markup inside \(limit 32 MB\)"),
+    ("epub", 40, 1000, FAILED, "Bad CRC-32"),
+])
+def test_archive_bombs_are_refused_in_bounded_time_and_memory(
+        tmp_path: Path, case: tuple[str, int, int | None, str, str]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.documents import write_zip_bomb
+
+    kind, unpacked_mb, declared, status, reason = case
+    path = write_zip_bomb(tmp_path / f"bomb.{kind}", kind, unpacked_mb, declared_bytes=declared)
+    assert path.stat().st_size < 2**20  # a small file
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _LOAD_AND_MEASURE, str(path)], cwd=root, capture_output=True,
+                            text=True, timeout=120, check=True)
+    found_status, found_reason, seconds, peak_mb = json.loads(result.stdout)
+    assert found_status == status and re.search(reason, found_reason), found_reason
+    assert seconds < 10 and peak_mb < 400, (seconds, peak_mb)  # the loaders alone take ~150 MB

@@ -73,3 +73,55 @@ def write_epub(path: Path, title: str, body: str) -> Path:
         epub.writestr("content.opf", opf)
         epub.writestr("c1.xhtml", chapter)
     return path
+
+
+_DOCX_TYPES = ('<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+               '<Default Extension="xml" ContentType="application/xml"/></Types>')
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def write_zip_bomb(path: Path, kind: str, unpacked_mb: int, *, declared_bytes: int | None = None) -> Path:
+    """A small DOCX or EPUB whose main part unpacks to ``unpacked_mb`` MB of real markup (written in pieces,
+    so the test never holds it). ``declared_bytes`` makes its zip headers understate that size."""
+    part = "word/document.xml" if kind == "docx" else "c1.xhtml"
+    paragraph = (f"<w:p><w:r><w:t>{'tide ' * 180}</w:t></w:r></w:p>" if kind == "docx"
+                 else f"<p>{'tide ' * 180}</p>")
+    head, tail = ((f'<?xml version="1.0"?><w:document xmlns:w="{_W_NS}"><w:body>', "</w:body></w:document>")
+                  if kind == "docx" else ('<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body>',
+                                          "</body></html>"))
+    if kind == "epub":
+        write_epub(path, "Bomb", "placeholder")
+        with zipfile.ZipFile(path) as existing:
+            members = [(i.filename, existing.read(i)) for i in existing.infolist() if i.filename != part]
+    else:
+        members = [("[Content_Types].xml", _DOCX_TYPES.encode())]
+    block = (paragraph * 1000).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if name == "mimetype" else None)
+        with archive.open(part, "w", force_zip64=True) as out:
+            out.write(head.encode())
+            for _ in range(unpacked_mb * 2**20 // len(block)):
+                out.write(block)
+            out.write(tail.encode())
+    if declared_bytes is not None:
+        _understate(path, part, declared_bytes)
+    return path
+
+
+def _understate(path: Path, name: str, size: int) -> None:
+    """Rewrite the uncompressed size of ``name`` in the central directory (and its ZIP64 extra field)."""
+    data = bytearray(path.read_bytes())
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(name.encode()) + 1)
+    data[entry + 24 : entry + 28] = min(size, 0xFFFFFFFE).to_bytes(4, "little")
+    name_length = int.from_bytes(data[entry + 28 : entry + 30], "little")
+    extra_length = int.from_bytes(data[entry + 30 : entry + 32], "little")
+    extra = entry + 46 + name_length
+    position = extra
+    while position < extra + extra_length:  # the ZIP64 field holds the real sizes when the 32-bit ones are full
+        tag, length = (int.from_bytes(data[position + i : position + i + 2], "little") for i in (0, 2))
+        if tag == 1:
+            data[entry + 24 : entry + 28] = size.to_bytes(4, "little")
+            data[position + 4 : position + 12] = size.to_bytes(8, "little")
+        position += 4 + length
+    path.write_bytes(bytes(data))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.ingest.loaders import docx, html, pdf, text
+from engine.ingest.loaders.archive import check_archive
 from engine.ingest.loaders.sniff import is_pdf, is_zip, sniff
 from engine.ingest.regular import NotRegularFileError, open_regular
 from engine.ingest.status import EMPTY, FAILED, SKIPPED, LoadError
@@ -28,7 +29,8 @@ for _extensions, _loader in (
     _LOADERS.update(dict.fromkeys(_extensions, _loader))
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)
-_ZIP_FORMATS = frozenset({".epub", ".xps", ".oxps"}) | docx.EXTENSIONS
+_MUPDF_ARCHIVES = frozenset({".epub", ".xps", ".oxps"})
+_ZIP_FORMATS = _MUPDF_ARCHIVES | docx.EXTENSIONS
 
 
 def load(path: Path, *, max_bytes: int) -> ParsedDocument:
@@ -41,6 +43,8 @@ def load(path: Path, *, max_bytes: int) -> ParsedDocument:
     if not data.strip():
         raise LoadError(EMPTY, "empty file")
     _check_content(data, ext)
+    if ext in _MUPDF_ARCHIVES:
+        check_archive(data, f"{ext.lstrip('.').upper()} file")  # MuPDF unpacks it: bound that first
     return loader(data, path)
 
 

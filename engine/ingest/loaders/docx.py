@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
 import xml.etree.ElementTree as ET
@@ -10,6 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.ingest.loaders.archive import open_archive, read_member
 from engine.ingest.status import EMPTY, FAILED, SKIPPED, LoadError
 from engine.records import Heading, ParsedDocument
 
@@ -19,16 +19,12 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
-_MAX_PART_BYTES = 512 * 1024 * 1024  # a bigger unpacked XML part is a zip bomb, not a document
+_LABEL = "Word file"
 _HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 
 
 def load_docx(data: bytes, path: Path) -> ParsedDocument:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise LoadError(FAILED, f"corrupt Word file: not a zip archive ({exc})") from exc
-    with archive:
+    with open_archive(data, _LABEL) as archive:
         body = _part(archive, _main_part(archive), required=True)
         styles = _style_levels(_part(archive, "word/styles.xml"))
         core = _part(archive, "docProps/core.xml")
@@ -59,11 +55,13 @@ def _part(archive: zipfile.ZipFile, name: str, *, required: bool = False) -> ET.
         if required:
             raise LoadError(FAILED, f"corrupt Word file: no {name} inside") from None
         return None
-    if info.file_size > _MAX_PART_BYTES:
-        raise LoadError(SKIPPED, f"too large: {name} unpacks to {info.file_size // 2**20} MB")
     try:
-        return ET.fromstring(archive.read(info))
-    except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return ET.fromstring(read_member(archive, info, _LABEL))  # bounded however the header lies
+    except LoadError as exc:
+        if required or exc.status == SKIPPED:
+            raise
+        return None
+    except ET.ParseError as exc:
         if required:
             raise LoadError(FAILED, f"corrupt Word file: {name}: {exc}") from exc
         return None
