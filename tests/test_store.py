@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import apsw
@@ -81,14 +80,11 @@ def test_a_failed_migration_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.
 
 
 _FIRST_LAUNCH = """
-import sys, time
-import time
-from pathlib import Path
-go = Path(sys.argv[2])
-while not go.exists():
-    time.sleep(0.001)
+import sys
 from engine.store.db import connect
 from engine.store.index_store import IndexStore
+print("ready", flush=True)
+sys.stdin.read(1)  # all go at once
 store = IndexStore(connect(sys.argv[1]))
 store.ensure_embedder("all-MiniLM-L6-v2", 384)
 store.collection_id("My documents")
@@ -103,11 +99,16 @@ def test_processes_opening_a_fresh_home_at_once_all_succeed(tmp_path: Path) -> N
 
     root = Path(__file__).resolve().parents[1]
     for attempt in range(3):
-        database, go = tmp_path / f"home{attempt}.sqlite3", tmp_path / f"go{attempt}"
-        processes = [subprocess.Popen([sys.executable, "-c", _FIRST_LAUNCH, str(database), str(go)], cwd=root,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
-        time.sleep(1.5)  # let every process import and wait at the line
-        go.touch()
+        database = tmp_path / f"home{attempt}.sqlite3"
+        processes = [subprocess.Popen([sys.executable, "-c", _FIRST_LAUNCH, str(database)], cwd=root, text=True,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for _ in range(6)]
+        for process in processes:  # each one imported and waiting at the line
+            assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("g")
+            process.stdin.flush()
         results = [(p.wait(60), *p.communicate()) for p in processes]
         failures = [err.strip().splitlines()[-1] for code, _out, err in results if code != 0]
         assert failures == [], f"attempt {attempt}: {failures}"

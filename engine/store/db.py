@@ -8,6 +8,7 @@ machine's and macOS's system Python cannot). Each thread opens its own connectio
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import sqlite_vec
 from engine.errors import DiskFullError
 
 Migration = Callable[[apsw.Connection], None]
+BUSY_TIMEOUT_MS = 10_000  # how long a connection waits for another process's write lock
 
 
 def _m001_core(conn: apsw.Connection) -> None:
@@ -164,6 +166,23 @@ def migrate(conn: apsw.Connection) -> None:
                     conn.execute(f"PRAGMA user_version = {number}")
 
 
+def _use_wal(conn: apsw.Connection) -> None:
+    """Switch to WAL (it persists in the file: the first process to create it does it for all).
+
+    Two processes creating the file at once: SQLite does not wait on the busy timeout for the lock this
+    switch needs, so the one that finds it taken tries again until the same timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except apsw.BusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     """A connection with sqlite-vec loaded, WAL, foreign keys on, and the schema up to date."""
     flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
@@ -171,11 +190,11 @@ def connect(path: Path | str, *, readonly: bool = False) -> apsw.Connection:
     conn.enable_load_extension(True)
     conn.load_extension(sqlite_vec.loadable_path())
     conn.enable_load_extension(False)
-    conn.set_busy_timeout(10_000)
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten with zeros, not left in free space
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn)
     return conn
