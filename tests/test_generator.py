@@ -31,8 +31,11 @@ def test_stop_takes_effect_within_one_token(tiny_generator) -> None:  # type: ig
 
 
 def test_chat_template_comes_from_the_gguf(tiny_generator) -> None:  # type: ignore[no-untyped-def]
-    assert tiny_generator.chat_format != "llama-2"
-    assert tiny_generator.warning == ""
+    assert (tiny_generator.chat_format, tiny_generator.warning) == ("gguf template", "")
+    assert "<|im_start|>" in tiny_generator._llm.metadata["tokenizer.chat_template"]  # SmolLM2 ships one
+    prompt = tiny_generator.apply_template([{"role": "user", "content": "Name a colour."}])
+    assert "<|im_start|>user\nName a colour.<|im_end|>" in prompt  # formatted by it, not by llama-2's [INST]
+    assert "[INST]" not in prompt
 
 
 def test_settings_reach_llama_cpp(tiny_model_path: Path) -> None:

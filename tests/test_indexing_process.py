@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from engine.api import Engine
+from engine.api import Engine, FileOutcome
 from engine.settings import Settings
 from engine.store.db import connect
 from engine.store.index_store import IndexStore
@@ -83,20 +84,29 @@ def test_watcher_follows_new_changed_and_deleted_files(tmp_path: Path, embedder)
     engine = Engine(Settings(), embedder=embedder)
     try:
         list(engine.index([folder], "Watched"))
-        engine.start_watching()
+        followed: queue.Queue[FileOutcome] = queue.Queue()
+        engine.start_watching(lambda event: followed.put(event.outcome) if event.outcome else None)
 
-        def wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+        def wait_for(name: str, action: str) -> None:
+            """Until the watcher's sync reports ``action`` for the file (no polling: its own events)."""
             deadline = time.monotonic() + 20
-            while not condition():
-                assert time.monotonic() < deadline, f"the index did not follow: {what}"
-                time.sleep(0.1)
+            while True:
+                try:
+                    outcome = followed.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise AssertionError(f"the index did not follow: {name} {action}") from None
+                if outcome.path.endswith(name) and outcome.action == action:
+                    return
 
         (folder / "second.md").write_text("# Second\n\nPelicans nest on the pier.")
-        wait_for(lambda: any(d.path.endswith("second.md") for d in engine.documents()), "a new file")
+        wait_for("second.md", "indexed")
+        assert any(d.path.endswith("second.md") for d in engine.documents())
         (folder / "second.md").write_text("# Second\n\nCormorants now nest on the pier.")
-        wait_for(lambda: engine.search("cormorants", k=1, mode="keyword"), "a changed file")
+        wait_for("second.md", "indexed")
+        assert engine.search("cormorants", k=1, mode="keyword")
         (folder / "first.md").unlink()
-        wait_for(lambda: not any(d.path.endswith("first.md") for d in engine.documents()), "a deleted file")
+        wait_for("first.md", "removed")
+        assert not any(d.path.endswith("first.md") for d in engine.documents())
     finally:
         engine.close()
 

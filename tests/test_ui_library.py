@@ -80,17 +80,21 @@ def test_cancel_indexing_keeps_the_window_usable(qtbot: QtBot, tmp_path: Path,
                                                  open_window: Callable[..., MainWindow]) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(40):
-        (folder / f"note{i:02d}.md").write_text(f"# Note {i}\n\n" + "Some words about tides and boats. " * 200,
-                                                "utf-8")
+    for i in range(16):  # distinct sentences: nothing is reused, so the whole job takes seconds
+        sentences = " ".join(f"Note {i} records tide {k} at {k * i % 89} cm near boat {k + i}." for k in range(60))
+        (folder / f"note{i:02d}.md").write_text(f"# Note {i}\n\n{sentences}", "utf-8")
     window = open_window(preload=False)
     window.add_paths([str(folder)])
     qtbot.waitUntil(lambda: window.progress.isVisible() and window.progress.cancel.isVisible(), timeout=30_000)
     with qtbot.waitSignal(window.indexing.job_finished, timeout=30_000) as finished:
         window.progress.cancel.click()
-    assert finished.args[0].phase in ("cancelled", "finished")
+    assert finished.args[0].phase == "cancelled" and finished.args[0].files_done < 16
     qtbot.waitUntil(lambda: not window.indexing.is_busy(), timeout=10_000)
-    assert all(r.status in ("indexed", "failed") for r in window.library.model.rows())
+    rows = window.library.model.rows()
+    assert all(r.status in ("indexed", "failed") for r in rows) and len(rows) < 16  # the rest was never queued
+    with qtbot.waitSignal(window.indexing.job_finished, timeout=120_000) as resumed:
+        window.library.rescan_requested.emit(None)  # the window is still usable: a re-scan finishes the job
+    assert resumed.args[0].phase == "finished" and resumed.args[0].summary["indexed"] == 16 - len(rows)
 
 
 def test_text_document_scrolls_to_the_cited_passage(qtbot: QtBot, library_folder: Path,
