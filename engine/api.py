@@ -29,7 +29,7 @@ from engine.filenames import printable
 from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
 from engine.generation.answer import Answer, Answerer, AnswerEvent
 from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator, gpu_offload_supported
-from engine.generation.models import resolve_chat_model
+from engine.generation.models import TIERS, catalogue_model_for, expected_answer_seconds, resolve_chat_model
 from engine.generation.prompt import answer_messages
 from engine.history import HISTORY_TURNS
 from engine.ingest.status import EMPTY, FAILED, INDEXED, NEEDS_OCR, PROBLEM_STATUSES, SKIPPED, LoadError
@@ -60,6 +60,7 @@ __all__ = [
     "NEEDS_OCR",
     "PROBLEM_STATUSES",
     "SKIPPED",
+    "TIERS",
     "Answer",
     "AnswerEvent",
     "CatalogueModel",
@@ -85,7 +86,9 @@ __all__ = [
     "Settings",
     "__version__",
     "by_name",
+    "catalogue_model_for",
     "chat_models",
+    "expected_answer_seconds",
     "file_patterns",
     "format_duration",
     "format_names",
@@ -106,15 +109,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# A question longer than this is a pasted document, not a question: it would crowd the passages out of the
+# chat model's window (and overflow it) before any answer could start.
+MAX_QUESTION_CHARS = 4000
+
 
 def generator_options(settings: Settings) -> GeneratorOptions:
     """How the settings load the chat model."""
     return GeneratorOptions(n_ctx=settings.context_size, n_threads=settings.effective_threads(),
                             n_gpu_layers=settings.gpu_layers)
-
-# A question longer than this is a pasted document, not a question: it would crowd the passages out of the
-# chat model's window (and overflow it) before any answer could start.
-MAX_QUESTION_CHARS = 4000
 
 
 def missing_models_message(settings: Settings) -> str:
@@ -228,7 +231,8 @@ class Engine:
             return self._embedder
 
     def chat_model_path(self) -> Path:
-        return resolve_chat_model(self.settings.chat_model)
+        offload = self.settings.gpu_layers != 0 and gpu_offload_supported()
+        return resolve_chat_model(self.settings.chat_model, gpu_offload=offload)
 
     def missing_models(self) -> str:
         """Why answers cannot start with the current settings, or "" when every model file is there."""

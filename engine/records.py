@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,20 @@ class Hit:
         return document_at + max(0, offset - text_at)
 
 
+@dataclass(frozen=True)
+class Quote:
+    """A sentence of a cited passage that supports a sentence of the answer (document offsets)."""
+
+    n: int  # the citation number
+    text: str
+    start: int
+    end: int
+    page: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.n, "text": self.text, "start": self.start, "end": self.end, "page": self.page}
+
+
 @dataclass
 class Citation:
     n: int
@@ -126,7 +141,21 @@ class Citation:
     title: str = ""
     section: str = ""
     document_id: int = 0
+    # The sentences of ``text`` that support the answer: what the app quotes and highlights.
+    quotes: tuple[Quote, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"n": self.n, "path": self.path, "page": self.page, "start": self.start, "end": self.end,
-                "text": self.text}
+                "text": self.text, "quotes": [q.to_json() for q in self.quotes]}
+
+    def to_record(self) -> dict[str, object]:
+        """Every field, as plain JSON values (for storing the citation with its conversation)."""
+        record = dict(self.__dict__)
+        record["quotes"] = [q.to_json() for q in self.quotes]
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Citation:
+        fields = dict(record)
+        fields["quotes"] = tuple(Quote(**q) for q in fields.get("quotes", ()))
+        return cls(**fields)

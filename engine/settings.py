@@ -21,9 +21,11 @@ MODEL_RELOAD_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads")
 
 @dataclass
 class Settings:
-    chat_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # a catalogue name or a path to a .gguf
+    # "auto" (the machine decides: engine.generation.models), "fast", "best", a catalogue name or a .gguf path
+    chat_model: str = "auto"
     context_size: int = 8192  # tokens of the chat model's window
-    gpu_layers: int = 0  # layers offloaded to the GPU (-1: all), when llama.cpp was built with one
+    # layers offloaded to the GPU when llama.cpp was built with one (-1: all; 0: the CPU only)
+    gpu_layers: int = -1
     threads: int = 0  # CPU threads for generation and embedding; 0: automatic
     temperature: float = 0.1
     passages: int = 3  # passages given to the model per answer
@@ -31,6 +33,11 @@ class Settings:
     passage_tokens: int = 80
     # how keyword and vector results are combined: "relative" (scores scaled and averaged) or "rrf"
     fusion: Fusion = "relative"
+    # passages re-ranked by their best sentences' cosine to the question, beside their share of its rarer words
+    rerank: bool = True
+    # an answer is declined when the sentences it rests on hold less than this share of the question's rarer
+    # words (0 turns the check off; bench/answers.py --option min_question_coverage=0 measures without it)
+    min_question_coverage: float = 0.5
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on
@@ -47,7 +54,10 @@ class Settings:
             return cls()
         known = {f.name for f in fields(cls)}
         settings = cls()
-        for key, value in raw.items():
+        for key, raw_value in raw.items():
+            value = raw_value
+            if key in known and isinstance(getattr(settings, key), float) and type(value) is int:
+                value = float(value)  # a hand-edited file may write 0.5 as a whole number
             if key not in known or not isinstance(value, type(getattr(settings, key))):
                 continue
             if key in _CHOICES and value not in _CHOICES[key]:

@@ -19,10 +19,16 @@ ANSWER = "The new bridge over the Tagus estuary will be painted vermilion, the m
 MINUTES = "\n\n".join([FILLER * 2, FILLER + ANSWER + " " + FILLER, FILLER * 2])
 
 
-def test_sentences_keep_their_punctuation_and_lines() -> None:
+def test_sentences_keep_their_punctuation_and_end_at_list_items_not_line_ends() -> None:
     text = 'First one. Second "quoted." Third?\nA heading\nLast one!'
     assert [text[a:b] for a, b in sentence_spans(text)] == [
-        "First one.", 'Second "quoted."', "Third?", "A heading", "Last one!"]
+        "First one.", 'Second "quoted."', "Third?", "A heading\nLast one!"]
+    # A PDF line end inside a sentence is not its end (the IDL case: the answer is on the next line).
+    wrapped = ("how the functions to be\ncalled are registered. IDL stands for\nInterface Description Language, "
+               "e.g. for CORBA (see Fig. 3).\nOptions:\n• --dist DIST\n• --arch ARCH")
+    assert [wrapped[a:b] for a, b in sentence_spans(wrapped)] == [
+        "how the functions to be\ncalled are registered.", "IDL stands for\nInterface Description Language, "
+        "e.g. for CORBA (see Fig. 3).", "Options:", "• --dist DIST", "• --arch ARCH"]
 
 
 def test_the_excerpt_is_the_answering_sentences_and_its_span_is_exact(

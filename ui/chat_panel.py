@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import Qt, Signal
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import HISTORY_TURNS, AnswerEvent, Engine, Message
+from engine.api import HISTORY_TURNS, AnswerEvent, Citation, Engine, Message
 from ui.messages import AnswerView, QuestionView
 from ui.workers import Throttle, Worker, WorkerPool
 
@@ -60,6 +61,7 @@ class ChatPanel(QWidget):
         self._worker: Worker | None = None
         self._answer: AnswerView | None = None
         self._pieces: list[str] = []
+        self._first_token_at = 0.0
         self._render = Throttle(self._render_stream, 100, self)
 
         self.title = QLabel("<b>New chat</b>")
@@ -237,14 +239,21 @@ class ChatPanel(QWidget):
         if event.kind == "status":
             view.set_status(event.text)
         elif event.kind == "token":
+            now = time.monotonic()
             if not self._pieces:
-                view.set_status("Writing…")
+                self._first_token_at = now
             self._pieces.append(event.text)
+            elapsed = now - self._first_token_at
+            rate = f" · {(len(self._pieces) - 1) / elapsed:.0f} tokens/s" if elapsed > 0.5 else ""
+            view.set_status(f"Writing…{rate}")
             self._render()
         elif event.kind == "done" and event.answer is not None:
             self._render.flush()
             answer = event.answer
-            view.finish(answer.text, answer.citations, notice=answer.notice, stopped=answer.stopped)
+            closest = [Citation(n, h.path, h.page, h.start, h.end, h.text, h.title, h.section, h.document_id)
+                       for n, h in enumerate(answer.closest, start=1)]
+            view.finish(answer.text, answer.citations, notice=answer.notice, stopped=answer.stopped,
+                        closest=closest, left_out=answer.left_out)
             if self.conversation_id is not None and answer.text.strip():
                 message = self.engine.conversations().add_message(self.conversation_id, "assistant", answer.text,
                                                                   answer.citations)

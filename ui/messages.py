@@ -13,6 +13,18 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePol
 from engine.api import Citation
 
 _MARKER = re.compile(r"\[(\d+)\]")
+# Markdown images and links the model wrote (a document may have asked for them: an image whose address
+# carries the question out). Images become their description; links show where they lead, as plain text.
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"(?<!\\)\[([^\]]+)\]\(([^)\s]+)[^)]*\)")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|file|mailto):[^>\s]+)>", re.IGNORECASE)
+
+
+def defuse_markdown(text: str) -> str:
+    """No image is loaded and no link can be followed from an answer: both are shown as text."""
+    text = _IMAGE.sub(lambda m: f"(image: {m.group(1) or 'no description'})", text)
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2).replace('://', ':// ')})", text)
+    return _AUTOLINK.sub(lambda m: m.group(1).replace("://", ":// "), text)
 
 
 def link_citations(text: str, citations: list[Citation]) -> str:
@@ -23,7 +35,18 @@ def link_citations(text: str, citations: list[Citation]) -> str:
         n = int(match.group(1))
         return f"[\\[{n}\\]](cite:{n})" if n in known else match.group(0)
 
-    return _MARKER.sub(replace, text)
+    return _MARKER.sub(replace, defuse_markdown(text))
+
+
+def quote_lines(citation: Citation, limit: int = 300) -> str:
+    """The citation's supporting sentences as HTML quotes."""
+    lines = []
+    for quote in citation.quotes:
+        text = " ".join(quote.text.split())
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        lines.append(f'<div style="margin-left: 1.5em"><i>“{html.escape(text)}”</i></div>')
+    return "".join(lines)
 
 
 def source_label(citation: Citation) -> str:
@@ -60,6 +83,10 @@ class AutoHeightBrowser(QTextBrowser):
         super().resizeEvent(event)
         self._fit()
 
+    def loadResource(self, kind: int, url: QUrl | str) -> object:  # noqa: N802 - Qt's name
+        """Nothing is fetched for an answer: no image, style sheet or other resource, local or remote."""
+        return None
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(super().sizeHint().width(), self.height())
 
@@ -89,6 +116,7 @@ class AnswerView(QFrame):
         super().__init__(parent)
         self.text = ""
         self.citations: list[Citation] = []
+        self.closest: list[Citation] = []
         self.finished = False
         header = QLabel("<b>Hushdocs</b>")
         self.status = QLabel()
@@ -125,16 +153,29 @@ class AnswerView(QFrame):
         self.body.setMarkdown(text + " ▍")
 
     def finish(self, text: str, citations: list[Citation], *, notice: str = "", stopped: bool = False,
-               can_retry: bool = True, sources_forgotten: bool = False) -> None:
+               can_retry: bool = True, sources_forgotten: bool = False, closest: list[Citation] | None = None,
+               left_out: list[str] | None = None) -> None:
+        """The checked answer: its sources with the quoted sentences that support it; for a decline, what was
+        searched and the closest passages (links too, so the person can look for themselves)."""
         self.finished = True
         self.text = text
         self.citations = list(citations)
-        self.body.setMarkdown(link_citations(text, self.citations) if text else "*(no answer)*")
+        self.closest = list(closest or [])
+        shown = notice if notice and not self.citations else text
+        self.body.setMarkdown(link_citations(shown, self.citations) if shown else "*(no answer)*")
+        parts = []
         if self.citations:
-            items = "".join(f'<div><a href="cite:{c.n}">[{c.n}]</a> {html.escape(source_label(c))}</div>'
-                            for c in self.citations)
-            self.sources.setText(f"<b>Sources</b>{items}")
-            self.sources.show()
+            parts.append("<b>Sources</b>" + "".join(
+                f'<div><a href="cite:{c.n}">[{c.n}]</a> {html.escape(source_label(c))}</div>{quote_lines(c)}'
+                for c in self.citations))
+        if left_out:
+            parts.append("<div><i>Left out of the answer, not found in your documents: "
+                         + html.escape(" ".join(left_out)[:300]) + "</i></div>")
+        if self.closest:
+            parts.append("<b>Closest passages</b>" + "".join(
+                f'<div><a href="near:{c.n}">({c.n})</a> {html.escape(source_label(c))}</div>' for c in self.closest))
+        self.sources.setText("".join(parts))
+        self.sources.setVisible(bool(parts))
         status = "Stopped." if stopped else ("" if self.citations or not notice else "No sources for this answer.")
         if sources_forgotten:  # the answer is the person's own; the documents it cited are gone
             status = "Some sources were forgotten." if self.citations else "Its sources were forgotten."
@@ -155,6 +196,11 @@ class AnswerView(QFrame):
         QGuiApplication.clipboard().setText(self.text)
 
     def _anchor_clicked(self, url: QUrl) -> None:
+        if url.scheme() == "near":
+            near = next((c for c in self.closest if str(c.n) == url.path()), None)
+            if near is not None:
+                self.citation_clicked.emit(near)
+            return
         if url.scheme() == "cite":
             try:
                 citation = self.citation(int(url.path()))

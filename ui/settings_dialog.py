@@ -23,16 +23,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import EMBEDDER, Settings, chat_models, paths
+from engine.api import EMBEDDER, TIERS, Settings, catalogue_model_for, chat_models, expected_answer_seconds, paths
 from engine.api import model_files as locate
 from ui import dialogs
 
 ADD_GGUF = "__add_gguf__"
 
 
+def _about(seconds: float | None) -> str:
+    return "" if seconds is None else f", about {max(1, round(seconds))} s an answer on this computer"
+
+
 def chat_model_choices(current: str) -> list[tuple[str, str]]:
-    """(label, setting) for every installed catalogue chat model, plus the current custom file."""
-    choices = [(m.title, m.name) for m in chat_models() if locate.is_installed(m)]
+    """(label, setting): automatic, fast and best with the expected time per answer here, the other installed
+    catalogue chat models, and the current custom file."""
+    automatic = catalogue_model_for("auto")
+    choices = [(f"Automatic for this computer ({automatic.title.split(' (')[0] if automatic else '?'})", "auto")]
+    for tier, model in TIERS.items():
+        if locate.is_installed(model):
+            label = f"{tier.capitalize()}: {model.title.split(' (')[0]}{_about(expected_answer_seconds(model))}"
+            choices.append((label, tier))
+    choices += [(m.title, m.name) for m in chat_models() if locate.is_installed(m) and m not in TIERS.values()]
     if current and current not in {value for _, value in choices}:
         missing = not current.lower().endswith(".gguf")
         label = f"{current} (not installed)" if missing else f"{os.path.basename(current)} (your file)"

@@ -100,7 +100,15 @@ class SourceViewer(QWidget):
     # -- showing --------------------------------------------------------------------------------
 
     def show_citation(self, citation: Citation) -> None:
-        self.show_target(Target(citation.path, citation.page or 1, citation.text, citation.start, citation.end))
+        """The cited page with exactly the sentences that support the answer marked (the whole passage when
+        the citation has no quotes, as in conversations saved before quotes existed)."""
+        if citation.quotes:
+            passage = " ".join(q.text for q in citation.quotes)
+            start, end = citation.quotes[0].start, citation.quotes[-1].end
+            page = citation.quotes[0].page or citation.page or 1
+        else:
+            passage, start, end, page = citation.text, citation.start, citation.end, citation.page or 1
+        self.show_target(Target(citation.path, page, passage, start, end))
 
     def show_document(self, path: str) -> None:
         self.show_target(Target(path, 1, "", 0, 0))

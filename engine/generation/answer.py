@@ -1,4 +1,10 @@
-"""Grounded answers: retrieve, fit passages to the window, stream, resolve citations, refuse honestly."""
+"""Grounded answers: retrieve, read the best sentences, stream, check every sentence against its passage.
+
+The model writes; the app checks. Each answer sentence gets quotes, the sentences of the passages
+given to the model that hold its words (``support.py``); a sentence none of them holds is left out,
+and an answer left with no supported sentence, or whose passages do not mention what the question
+asks about (``checks.question_coverage``), is declined with what was searched and the closest passages.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +15,31 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.generation.evidence import focus_passages
+from engine.generation.checks import coverage, stem_weights
+from engine.generation.evidence import focus_passages, rank_passages
 from engine.generation.llm import Generator
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
-from engine.records import Citation, Hit
-from engine.retrieval.search import Retriever
+from engine.generation.support import MARKER, AnswerSentence, SupportFinder, answer_sentence_spans, markers_in
+from engine.records import Citation, Hit, Quote
+from engine.retrieval.search import Retriever, content_words
 from engine.settings import Settings
 
 NOT_FOUND_MESSAGE = "I could not find the answer to this in your documents."
 NO_DOCUMENTS_MESSAGE = "There are no indexed documents to answer from yet. Add a folder or files first."
 # Below this cosine and with no keyword match, nothing retrieved is about the question.
 MIN_SIMILARITY = 0.2
+CANDIDATES = 8  # passages retrieved before the best are chosen for the prompt
+CLOSEST_SHOWN = 3  # passages a decline offers
+# Which share of the question's rarer words is checked against Settings.min_question_coverage: the quoted
+# sentences with the sentence before each (chosen on squad-dev and bench/realdocs: bench/decline_curve.py).
+COVERAGE_CHECK = "quote_coverage"
 
 _REFUSAL_PATTERNS = re.compile(
     r"documents? (do|does) not (say|contain|mention|provide|include|specify)|not (mentioned|stated|specified|"
     r"provided|found) in the (documents?|text|context)|no (information|mention) (about|of|on|regarding)|"
     r"(cannot|can't|could not|couldn't) (find|determine|answer)", re.IGNORECASE)
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+Decision = Literal["answered", "refused by the model", "no support", "question not covered", "stopped"]
 
 
 @dataclass
@@ -35,14 +49,28 @@ class Answer:
     text: str
     citations: list[Citation]
     grounded: bool
-    passages: list[Hit]
+    passages: list[Hit]  # what the model read; for a decline, the closest passages found
     timings: dict[str, float]
     model: str
     stopped: bool = False
     notice: str = ""  # a plain reason when the answer is a refusal (no documents, nothing relevant)
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # sentences of the reply no passage supports
+    checks: dict[str, float] = field(default_factory=dict)  # the signals the decision rests on
+    decision: Decision = "answered"
+
+    @property
+    def closest(self) -> list[Hit]:
+        """For a decline: the passages that came nearest, for the person to look at themselves."""
+        return [] if self.grounded else self.passages[:CLOSEST_SHOWN]
 
     def to_json(self) -> dict[str, object]:
         return {"answer": self.text, "citations": [c.to_json() for c in self.citations], "grounded": self.grounded,
+                "sentences": [s.to_json() for s in self.sentences], "left_out": self.left_out,
+                "decision": self.decision, "notice": self.notice,
+                "closest": [{"path": h.path, "page": h.page, "start": h.start, "end": h.end, "text": h.text}
+                            for h in self.closest],
+                "checks": {k: round(v, 3) for k, v in self.checks.items()},
                 "timings": {k: round(v, 1) for k, v in self.timings.items()}, "model": self.model}
 
 
@@ -60,41 +88,65 @@ def is_refusal(text: str) -> bool:
         _REFUSAL_PATTERNS.search(stripped[:200]))
 
 
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 2}
+def with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    """``sentence`` with its markers replaced by ``numbers``, placed before its closing punctuation."""
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()
+    if not numbers:
+        return bare
+    markers = "".join(f"[{n}]" for n in numbers)
+    match = re.match(r"^(.*?)([.!?…:]*)$", bare, re.DOTALL)
+    assert match is not None
+    return f"{match.group(1)} {markers}{match.group(2)}"
 
 
-def resolve_citations(text: str, passages: Sequence[Hit]) -> tuple[str, list[Citation]]:
-    """Keep valid [n] markers (dropping ones that point nowhere); when the model cited nothing, tie each
-    sentence to the passage it shares the most words with."""
-    valid = set(range(1, len(passages) + 1))
+def check_sentences(reply: str, finder: SupportFinder, question: str) -> tuple[list[AnswerSentence], list[str]]:
+    """Each sentence of the reply with its quotes and citation numbers; the sentences no passage supports."""
+    kept: list[AnswerSentence] = []
+    left_out: list[str] = []
+    for start, end in answer_sentence_spans(reply):
+        checked = finder.support(reply[start:end], markers_in(reply[start:end]), question)
+        if checked.supported:
+            checked.text = with_markers(checked.text, checked.citations)
+            kept.append(checked)
+        elif MARKER.sub("", checked.text).strip(" .,;:"):
+            left_out.append(MARKER.sub("", checked.text).strip())
+    return kept, left_out
 
-    def keep_valid(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1)) if int(n) in valid]
-        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
-    text = _MARKER.sub(keep_valid, text).strip()
-    cited = [int(n) for n in re.findall(r"\[(\d+)\]", text)]
-    if not cited and passages:
-        sentences = re.split(r"(?<=[.!?])\s+", text)
-        attributed = []
-        for sentence in sentences:
-            overlaps = [len(_words(sentence) & _words(p.text)) for p in passages]
-            best = max(range(len(passages)), key=lambda i: overlaps[i])
-            if overlaps[best] > 0:
-                match = re.match(r"^(.*?)([.!?]*)$", sentence, re.DOTALL)
-                assert match is not None
-                attributed.append(f"{match.group(1)} [{best + 1}]{match.group(2)}")
-                cited.append(best + 1)
-            else:
-                attributed.append(sentence)
-        text = " ".join(attributed)
+def citations_for(sentences: Sequence[AnswerSentence], passages: Sequence[Hit]) -> list[Citation]:
+    quotes: dict[int, list[Quote]] = {}
+    for sentence in sentences:
+        for n in sentence.citations:
+            quotes.setdefault(n, [])
+        for quote in sentence.quotes:
+            if quote not in quotes[quote.n]:
+                quotes[quote.n].append(quote)
     citations = []
-    for n in dict.fromkeys(cited):
+    for n in sorted(quotes):
         hit = passages[n - 1]
         citations.append(Citation(n=n, path=hit.path, page=hit.page, start=hit.start, end=hit.end, text=hit.text,
-                                  title=hit.title, section=hit.section, document_id=hit.document_id))
-    return text, citations
+                                  title=hit.title, section=hit.section, document_id=hit.document_id,
+                                  quotes=tuple(sorted(quotes[n], key=lambda q: q.start))))
+    return citations
+
+
+def join_sentences(sentences: Sequence[AnswerSentence], reply: str) -> str:
+    """The kept sentences, on separate lines where the reply was a list, else as one paragraph."""
+    separator = "\n" if "\n" in reply.strip() else " "
+    return separator.join(s.text for s in sentences)
+
+
+def decline_notice(question: str, passages: Sequence[Hit]) -> str:
+    """What a decline says: that nothing answered, what was searched for, where the nearest passages are."""
+    words = list(dict.fromkeys(content_words(question)))
+    searched = f" I searched for: {', '.join(words)}." if words else ""
+    nearest = ""
+    if passages:
+        closest = passages[:CLOSEST_SHOWN]
+        documents = len({h.path for h in closest})
+        nearest = (f" The closest passages ({len(closest)}, from {documents} "
+                   f"document{'s' if documents != 1 else ''}) are listed below; they do not say it.")
+    return f"{NOT_FOUND_MESSAGE}{searched}{nearest}"
 
 
 class Answerer:
@@ -124,13 +176,15 @@ class Answerer:
             yield AnswerEvent("done", answer=Answer(question, question, NO_DOCUMENTS_MESSAGE, [], False, [], timings,
                                                     "", notice=NO_DOCUMENTS_MESSAGE))
             return
-        yield AnswerEvent("status", "Loading the chat model…")
+        yield AnswerEvent("status", "Loading the chat model…", extra={"stage": "loading"})
         generator = self._generator_factory()
         timings["model_load_ms"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
+        if history:
+            yield AnswerEvent("status", "Reading the conversation…", extra={"stage": "rewriting"})
         standalone = self.standalone(question, history, generator, stop)
-        yield AnswerEvent("status", "Searching your documents…", extra={"standalone": standalone})
-        hits = self.retriever.search(standalone, k=max(self.settings.passages * 2, 8), collection=collection)
+        yield AnswerEvent("status", "Searching your documents…", extra={"stage": "searching", "standalone": standalone})
+        hits = self.retriever.search(standalone, k=max(self.settings.passages * 2, CANDIDATES), collection=collection)
         timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
 
         relevant = [h for h in hits if h.similarity >= MIN_SIMILARITY or "keyword" in h.ranks]
@@ -138,15 +192,19 @@ class Answerer:
             total = (time.perf_counter() - started) * 1000
             timings.update(first_token_ms=total, total_ms=total)
             yield AnswerEvent("done", answer=Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, [], timings,
-                                                    generator.name, notice=NOT_FOUND_MESSAGE))
+                                                    generator.name, notice=decline_notice(standalone, []),
+                                                    decision="question not covered"))
             return
 
         budget = generator.n_ctx - self.settings.max_answer_tokens - 64
         focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
-        passages = fit_passages(standalone, focused, generator.count_tokens, budget, history)
+        ranked = rank_passages(standalone, focused, self.retriever,
+                               self.retriever.embedder if self.settings.rerank else None)
+        passages = fit_passages(standalone, ranked, generator.count_tokens, budget, history)
         passages = passages[: self.settings.passages]
         messages = answer_messages(standalone, passages, history)
-        yield AnswerEvent("status", "Writing the answer…", extra={"passages": len(passages)})
+        yield AnswerEvent("status", f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…",
+                          extra={"stage": "reading", "passages": passages})
 
         pieces: list[str] = []
         for piece in generator.stream_chat(messages, max_tokens=self.settings.max_answer_tokens,
@@ -158,12 +216,37 @@ class Answerer:
         stopped = stop is not None and stop.is_set()
         raw = "".join(pieces)
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
-        citations: list[Citation] = []
-        if is_refusal(raw) and not stopped:
-            text, grounded, notice = NOT_FOUND_MESSAGE, False, NOT_FOUND_MESSAGE
-        else:
-            text, citations = resolve_citations(raw, passages)
-            grounded, notice = bool(citations) and not stopped, ""
+        answer = self._decide(question, standalone, raw, passages, stopped)
+        answer.model = generator.name
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield AnswerEvent("done", answer=Answer(question, standalone, text, citations, grounded, passages, timings,
-                                                generator.name, stopped=stopped, notice=notice))
+        answer.timings = timings
+        yield AnswerEvent("done", answer=answer)
+
+    def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool) -> Answer:
+        """Keep what the passages support; decline what they do not."""
+        def declined(decision: Decision, checks: dict[str, float], left_out: list[str] | None = None) -> Answer:
+            return Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, passages, {}, "",
+                          notice=decline_notice(standalone, passages), checks=checks, left_out=left_out or [],
+                          decision=decision)
+
+        if stopped:  # a fragment is shown as it is, never as a grounded answer
+            return Answer(question, standalone, raw.strip(), [], False, passages, {}, "", stopped=True,
+                          decision="stopped")
+        if is_refusal(raw):
+            return declined("refused by the model", {})
+        finder = SupportFinder(passages)
+        sentences, left_out = check_sentences(raw, finder, standalone)
+        cited = sorted({n for s in sentences for n in s.citations})
+        weights = stem_weights(standalone, self.retriever)
+        quotes = [q for s in sentences for q in s.quotes]
+        checks = {"support": min((s.support for s in sentences), default=0.0),
+                  "coverage": coverage(weights, [passages[n - 1].text for n in cited]) if cited else 0.0,
+                  "quote_coverage": coverage(weights, finder.with_context(quotes)) if quotes else 0.0,
+                  "similarity": max((h.similarity for h in passages), default=0.0),
+                  "left_out": float(len(left_out))}
+        if not sentences:
+            return declined("no support", checks, left_out)
+        if checks[COVERAGE_CHECK] < self.settings.min_question_coverage:
+            return declined("question not covered", checks, left_out)
+        return Answer(question, standalone, join_sentences(sentences, raw), citations_for(sentences, passages), True,
+                      passages, {}, "", sentences=sentences, left_out=left_out, checks=checks)

@@ -17,25 +17,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from engine.embedding.embedder import Embedder
+from engine.generation.checks import TermStatistics, stem_weights
+from engine.generation.sentences import sentence_spans
+from engine.generation.support import stem, stems_of
 from engine.records import Hit
 from engine.retrieval.search import content_words
 
-# A sentence: up to and including its closing punctuation (and a closing quote or bracket), or a line.
-_SENTENCE = re.compile(r"\S[^\n]*?(?:[.!?…]+[\"'”’)\]]*(?=\s)|$|(?=\n))", re.MULTILINE)
 _WORD = re.compile(r"\w+")
-STEM_LENGTH = 6  # words sharing their first six letters count as one ("conquered", "conquest" do not)
 
-
-def stem(word: str) -> str:
-    return word.lower()[:STEM_LENGTH]
+__all__ = ["focus_passages", "question_stems", "rank_passages", "sentence_spans"]
 
 
 def question_stems(question: str) -> set[str]:
     return {stem(w) for w in content_words(question)}
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
 
 
 def focus_passages(question: str, passages: Sequence[Hit], count_tokens: Callable[[str], int],
@@ -77,3 +72,26 @@ def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight
     anchors += [(at - start, document_at) for at, document_at in hit.anchors if start < at < end]
     return replace(hit, text=hit.text[start:end], start=hit.document_offset(start), end=hit.document_offset(end),
                    anchors=tuple(anchors) if len(anchors) > 1 else ())
+
+
+def rank_passages(question: str, passages: Sequence[Hit], statistics: TermStatistics,
+                  embedder: Embedder | None = None) -> list[Hit]:
+    """The passages best first by what they hold of the question: the weighted share of its rarer words,
+    plus (given an embedder) the cosine of the passage's own text, now that it is cut to its best sentences.
+
+    Measured on squad-dev's 293 answerable questions (8 candidates focused to 80 tokens): the first
+    passage holds the answer for 0.805 of them, against 0.771 in retrieval order.
+    """
+    if len(passages) < 2:
+        return list(passages)
+    weights = stem_weights(question, statistics)
+    total = sum(weights.values()) or 1.0
+    scores = []
+    for hit in passages:
+        held = stems_of(hit.text)
+        scores.append(sum(w for s, w in weights.items() if s in held) / total)
+    if embedder is not None:
+        vectors = embedder.embed([question, *(hit.text for hit in passages)])
+        scores = [score + float(vectors[i + 1] @ vectors[0]) for i, score in enumerate(scores)]
+    order = sorted(range(len(passages)), key=lambda i: -scores[i])
+    return [passages[i] for i in order]

@@ -27,6 +27,10 @@ class ChatMessage(TypedDict):
     content: str
 
 
+# Stands in for each message's content while the chat template is applied (an invisible separator).
+_SLOT = "\u2063"
+
+
 class Generator(Protocol):
     name: str
     n_ctx: int
@@ -138,11 +142,37 @@ class LlamaGenerator:
         return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        return self._template_tokens(self.apply_template(messages))
+        return self._message_tokens(messages)[0]
 
-    def _template_tokens(self, text: str) -> list[int]:
-        # The template writes the BOS and the role markers itself, so they are parsed as special tokens.
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def _message_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[int]]:
+        """The prompt's tokens, and where each message's content starts among them.
+
+        Only the chat template's own text is parsed for control tokens; every message's content is
+        tokenised as plain text, so a document (or a question) that contains "<|im_start|>system",
+        "[INST]" or "<start_of_turn>" can never produce the template's control tokens.
+        """
+        slots = [f"{_SLOT}{i}{_SLOT}" for i in range(len(messages))]
+        text = self.apply_template([{"role": m["role"], "content": slot} for m, slot in zip(messages, slots,
+                                                                                             strict=True)])
+        tokens: list[int] = []
+        starts: list[int] = []
+        position = 0
+        for message, slot in zip(messages, slots, strict=True):
+            at = text.find(slot, position)
+            if at < 0:  # a template that leaves a message out (some drop the system prompt)
+                starts.append(len(tokens))
+                continue
+            tokens += self._tokenize(text[position:at], special=True)
+            starts.append(len(tokens))
+            tokens += self._tokenize(message["content"], special=False)
+            position = at + len(slot)
+        tokens += self._tokenize(text[position:], special=True)
+        return tokens, starts
+
+    def _tokenize(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
                     stop: threading.Event | None = None) -> Iterator[str]:
@@ -185,18 +215,26 @@ class LlamaGenerator:
             return self._piece(token)
         return self._piece_buffer.raw[:size]
 
+    def cached_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """How many of the prompt's first tokens are already evaluated (the KV cache's common prefix)."""
+        tokens = self.prompt_tokens(messages)
+        with self._lock:
+            held = list(self._llm.input_ids[: self._llm.n_tokens])
+        common = 0
+        for mine, cached in zip(tokens, held, strict=False):
+            if mine != cached:
+                break
+            common += 1
+        return common
+
     def prefill(self, messages: Sequence[ChatMessage]) -> int:
         """Evaluate the start every prompt shares (the system prompt), so that the first question pays only
         for its own documents. ``messages`` is a sample prompt; its last message's content is left out.
         Returns how many tokens are now cached."""
-        marker = "\u2063"  # an invisible separator marks where the variable part starts
-        shaped: list[ChatMessage] = [*messages[:-1], {"role": messages[-1]["role"], "content": marker}]
-        text = self.apply_template(shaped)
-        prefix = text[: text.index(marker)]
+        tokens, starts = self._message_tokens([*messages[:-1], {"role": messages[-1]["role"], "content": ""}])
         with self._lock:
-            tokens = self._template_tokens(prefix)
             self._llm.reset()  # type: ignore[no-untyped-call]
-            self._llm.eval(tokens[:-1])  # the last token might merge with the text that follows it
+            self._llm.eval(tokens[: starts[-1]])
             return int(self._llm.n_tokens)
 
     def close(self) -> None:

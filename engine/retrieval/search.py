@@ -127,6 +127,18 @@ class Retriever:
         """Whether anything is indexed (in ``collection``) to answer from."""
         return has_documents(self.conn, collection)
 
+    def chunk_count(self) -> int:
+        return int(rows(self.conn, "SELECT count(*) FROM chunks")[0][0])
+
+    def stem_document_frequencies(self, stems: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold a word starting with each stem (FTS5 prefix queries: an index lookup each)."""
+        counts = {}
+        for stem in stems:
+            expression = '"' + stem.replace('"', '""') + '"*'
+            counts[stem] = int(rows(self.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                    (expression,))[0][0])
+        return counts
+
     # -- the two searches -----------------------------------------------------------------------
 
     def keyword_ids(self, query: str, n: int, collection_id: int | None = None,

@@ -66,7 +66,7 @@ class ConversationStore:
     def add_message(self, conversation_id: int, role: str, content: str,
                     citations: list[Citation] | None = None) -> Message:
         now = time.time()
-        payload = json.dumps([c.__dict__ for c in citations or []])
+        payload = json.dumps([c.to_record() for c in citations or []])
         with self.conn:
             self.conn.execute(
                 "INSERT INTO messages(conversation_id, role, content, citations, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -76,7 +76,7 @@ class ConversationStore:
         return Message(message_id, role, content, list(citations or []), now)
 
     def messages(self, conversation_id: int) -> list[Message]:
-        return [Message(int(r[0]), str(r[1]), str(r[2]), [Citation(**c) for c in json.loads(r[3])],
+        return [Message(int(r[0]), str(r[1]), str(r[2]), [Citation.from_record(c) for c in json.loads(r[3])],
                         float(r[4]), bool(r[5]))
                 for r in rows(self.conn, "SELECT id, role, content, citations, created_at, sources_forgotten "
                                          "FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))]

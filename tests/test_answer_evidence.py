@@ -1,0 +1,129 @@
+"""Answers a person can check: the default chat model on real files, every answer sentence with its quote.
+
+The cases come from trying the app as a new user: an evidence sentence next to a misleading one (the
+IDL page), an unanswerable question over a page full of its words (winter storage), an answerable
+question that was declined (the harbour master), the exact highlight of a quoted sentence in a PDF,
+and a question whose answer is a list of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from engine.api import Answer, Engine, render_page
+from engine.embedding.embedder import OnnxEmbedder
+from engine.generation.answer import NOT_FOUND_MESSAGE
+from engine.settings import Settings
+from tests.support.documents import write_pdf
+
+# A manual page as PDFs lay it out: the answering sentence is wrapped across lines, right after a line
+# about "Interfacing with C" that a line-based cut once stopped at.
+IDL_PAGE = ("Chapter 3. Bindings\n"
+            "Interfacing with C is described in the next chapter: it explains how C functions are\n"
+            "declared, how their arguments are converted and how the functions to be\n"
+            "called from scripts are registered with the runtime. IDL stands for\n"
+            "Interface Description Language, the notation in which the signatures of those\n"
+            "functions are written. The binding generator reads the IDL file and writes the glue code.")
+CLUB_PAGES = [
+    "Fjordvik Boat Club\n\nThe club was founded in 1962 by local fishermen. The harbour master, Ingrid Solberg, "
+    "assigns the berths and keeps the waiting list. Members meet on the first Monday of each month in the "
+    "clubhouse.",
+    "Fees of the boat club for 2024\n\nSummer mooring at the boat club costs 720 euros for boats up to 8 metres; "
+    "boats over 8 metres pay 950 euros. The boat club keeps a rack for the storage of dinghies and kayaks, free "
+    "for members. In winter the pontoons are taken out of the water and the clubhouse is closed.",
+]
+LAUNCH_STEPS = ("Launching a boat from the club slipway\n\n"
+                "First, book a slot with the harbour master at least one day ahead. "
+                "Then attach the trailer to a car with a tow bar and reverse it down the slipway slowly. "
+                "Finally, release the winch strap and push the boat off the trailer into the water. "
+                "The slipway is closed during storms.")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("evidence-library")
+    write_pdf(folder / "bindings.pdf", ["Contents\n\n1. Bindings\n2. Interfacing with C", IDL_PAGE])
+    write_pdf(folder / "boat-club.pdf", CLUB_PAGES)
+    (folder / "slipway.md").write_text(f"# Slipway\n\n{LAUNCH_STEPS}\n", "utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def engine(library: Path, default_model_path: Path, embedder: OnnxEmbedder,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    database = tmp_path_factory.mktemp("evidence-home") / "index.sqlite3"
+    engine = Engine(Settings(chat_model=str(default_model_path), context_size=4096, temperature=0.0),
+                    database=database, embedder=embedder)
+    list(engine.index([library], "Club"))
+    yield engine
+    engine.close()
+
+
+def answer_of(engine: Engine, question: str) -> Answer:
+    done = [e.answer for e in engine.ask(question) if e.kind == "done"]
+    assert len(done) == 1 and done[0] is not None
+    return done[0]
+
+
+def test_the_evidence_sentence_next_to_a_misleading_one(engine: Engine) -> None:
+    answer = answer_of(engine, "What does IDL stand for?")
+    assert answer.grounded, answer.to_json()
+    assert "Interface Description Language" in answer.text
+    quotes = [q for c in answer.citations for q in c.quotes]
+    assert quotes and all(c.page == 2 and c.path.endswith("bindings.pdf") for c in answer.citations)
+    quoted = " ".join(" ".join(q.text.split()) for q in quotes)
+    assert "IDL stands for Interface Description Language" in quoted
+    assert "Interfacing with C is described" not in quoted  # the misleading sentence is not quoted
+
+
+def test_an_unanswerable_question_over_a_page_full_of_its_words_is_declined(engine: Engine) -> None:
+    answer = answer_of(engine, "How much does winter storage cost at the boat club?")
+    assert not answer.grounded, answer.to_json()
+    assert answer.text == NOT_FOUND_MESSAGE and answer.citations == []
+    assert "720" not in answer.text
+    assert answer.passages, "a decline offers the closest passages it found"
+
+
+def test_the_harbour_master_is_found(engine: Engine) -> None:
+    answer = answer_of(engine, "What is the harbour master's name?")
+    assert answer.grounded and "Ingrid Solberg" in answer.text, answer.to_json()
+    citation = answer.citations[0]
+    assert citation.path.endswith("boat-club.pdf") and citation.page == 1
+    assert any("Ingrid Solberg" in q.text for q in citation.quotes)
+
+
+def test_a_quoted_sentence_is_highlighted_exactly_on_the_pdf_page(engine: Engine, library: Path) -> None:
+    answer = answer_of(engine, "What does IDL stand for?")
+    quote = next(q for c in answer.citations for q in c.quotes)
+    path = str(library / "bindings.pdf")
+    rendered = render_page(path, quote.page or 1, quote.text, target_width=612)
+    assert rendered.highlights
+    zoom = rendered.width / 612
+    document = pymupdf.open(path)
+    page = document[1]
+    inside = [pymupdf.Rect(*(v / zoom for v in box)) for box in rendered.highlights]
+    wanted = page.search_for("Interface Description Language")
+    misleading = page.search_for("Interfacing with C is described")
+    document.close()
+    assert wanted and misleading
+
+    def marked(rect: pymupdf.Rect) -> bool:
+        return any(box.intersects(rect) and (box & rect).get_area() > 0.5 * rect.get_area() for box in inside)
+
+    assert all(marked(r) for r in wanted)
+    assert not any(marked(r) for r in misleading)
+
+
+def test_a_list_question_is_answered_with_several_cited_sentences(engine: Engine) -> None:
+    answer = answer_of(engine, "What are the steps to launch a boat from the club slipway?")
+    assert answer.grounded, answer.to_json()
+    quoted = " ".join(q.text for c in answer.citations for q in c.quotes)
+    steps = ["book a slot", "reverse it down the slipway", "release the winch strap"]
+    assert sum(step in quoted for step in steps) >= 2, answer.to_json()
+    assert len([s for s in answer.sentences if s.quotes]) >= 2 or len({q.text for c in answer.citations
+                                                                        for q in c.quotes}) >= 2
+    assert all(s.supported for s in answer.sentences)
