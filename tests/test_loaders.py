@@ -511,7 +511,11 @@ try:
     outcome = ["indexed", ""]
 except LoadError as error:
     outcome = [error.status, error.reason]
-print(json.dumps([*outcome, time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))
+try:  # this process's own peak (ru_maxrss would count the parent's peak from before exec)
+    peak_mb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) // 1024
+except OSError:
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(json.dumps([*outcome, time.monotonic() - started, peak_mb]))
 """
 
 
