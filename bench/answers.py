@@ -580,6 +580,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--show-failures", type=int, default=0, metavar="N",
                         help="print N wrong answers, wrong declines and answered unanswerable questions per set")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (their path is printed)")
+    parser.add_argument("--app", type=Path, metavar="DIR",
+                        help="the checkout whose main.py answers (default: this one), e.g. a `git worktree` of an "
+                             "older commit, to compare before and after with the same questions and scoring")
     parser.add_argument("--work", type=Path, metavar="DIR",
                         help="keep the homes in DIR and reuse them next time: unchanged documents are not indexed "
                              "again, so configurations compare in minutes (the settings file is rewritten each run)")
@@ -602,6 +605,9 @@ def model_choice(model: str | None, options: dict[str, object]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.app:
+        global MAIN
+        MAIN = args.app.resolve() / "main.py"
     from engine import paths
 
     models = os.environ.get(paths.MODELS_ENV) or str(paths.models_dir())  # before any HUSHDOCS_HOME is set

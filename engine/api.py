@@ -234,6 +234,12 @@ class Engine:
         offload = self.settings.gpu_layers != 0 and gpu_offload_supported()
         return resolve_chat_model(self.settings.chat_model, gpu_offload=offload)
 
+    def chat_model_title(self) -> str:
+        """The chat model as Settings names it ("Qwen2.5-Coder-0.5B-Instruct"), or its file name."""
+        path = self.chat_model_path()
+        model = next((m for m in CATALOGUE if m.role == "chat" and m.file_name == path.name), None)
+        return model.title.split(" (")[0] if model else path.name
+
     def missing_models(self) -> str:
         """Why answers cannot start with the current settings, or "" when every model file is there."""
         return missing_models_message(self.settings)

@@ -53,7 +53,18 @@ def passage_words(words: list[tuple[float, float, float, float, str, int, int]],
             best, best_span = score, (start, i)
     if best < 3:
         return []
-    return words[best_span[0]: best_span[1] + 1]
+    first, last = best_span
+    # The run may reach one common word past either end of the passage ("... are written. The"): trim it to
+    # the passage's own first and last words where the run holds them.
+    wanted = [w for w in (_normal(w) for w in passage.split()) if w]
+    opening, closing = wanted[0], wanted[-1]
+    while first < last and _normal(words[first][4]) != opening and any(
+            _normal(w[4]) == opening for w in words[first:last + 1]):
+        first += 1
+    while last > first and _normal(words[last][4]) != closing and any(
+            _normal(w[4]) == closing for w in words[first:last + 1]):
+        last -= 1
+    return words[first: last + 1]
 
 
 def line_rectangles(words: list[tuple[float, float, float, float, str, int, int]],

@@ -222,8 +222,7 @@ class MainWindow(QMainWindow):
 
         def ready(gpu: bool) -> None:
             self.gpu_supported = gpu
-            name = os.path.basename(str(engine.settings.chat_model))
-            self.model_status.setText(f"Chat model ready: {name}")
+            self.model_status.setText(f"Chat model ready: {engine.chat_model_title()}")
             self.model_ready.emit()
 
         def failed(message: str) -> None:

@@ -176,7 +176,9 @@ class AnswerView(QFrame):
                 f'<div><a href="near:{c.n}">({c.n})</a> {html.escape(source_label(c))}</div>' for c in self.closest))
         self.sources.setText("".join(parts))
         self.sources.setVisible(bool(parts))
-        status = "Stopped." if stopped else ("" if self.citations or not notice else "No sources for this answer.")
+        # A decline's notice is its body (what was searched, where the closest passages are): no status needed.
+        status = "Stopped." if stopped else ("" if self.citations or self.closest or not notice
+                                             else "No sources for this answer.")
         if sources_forgotten:  # the answer is the person's own; the documents it cited are gone
             status = "Some sources were forgotten." if self.citations else "Its sources were forgotten."
         self.status.setText(status)

@@ -19,7 +19,14 @@ from engine.generation.checks import coverage, stem_weights
 from engine.generation.evidence import focus_passages, rank_passages
 from engine.generation.llm import Generator
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
-from engine.generation.support import MARKER, AnswerSentence, SupportFinder, answer_sentence_spans, markers_in
+from engine.generation.support import (
+    MARKER,
+    QUESTION_FORM_WORDS,
+    AnswerSentence,
+    SupportFinder,
+    answer_sentence_spans,
+    markers_in,
+)
 from engine.records import Citation, Hit, Quote
 from engine.retrieval.search import Retriever, content_words
 from engine.settings import Settings
@@ -30,9 +37,6 @@ NO_DOCUMENTS_MESSAGE = "There are no indexed documents to answer from yet. Add a
 MIN_SIMILARITY = 0.2
 CANDIDATES = 8  # passages retrieved before the best are chosen for the prompt
 CLOSEST_SHOWN = 3  # passages a decline offers
-# Which share of the question's rarer words is checked against Settings.min_question_coverage: the quoted
-# sentences with the sentence before each (chosen on squad-dev and bench/realdocs: bench/decline_curve.py).
-COVERAGE_CHECK = "quote_coverage"
 
 _REFUSAL_PATTERNS = re.compile(
     r"documents? (do|does) not (say|contain|mention|provide|include|specify)|not (mentioned|stated|specified|"
@@ -138,7 +142,7 @@ def join_sentences(sentences: Sequence[AnswerSentence], reply: str) -> str:
 
 def decline_notice(question: str, passages: Sequence[Hit]) -> str:
     """What a decline says: that nothing answered, what was searched for, where the nearest passages are."""
-    words = list(dict.fromkeys(content_words(question)))
+    words = [w for w in dict.fromkeys(content_words(question)) if w not in QUESTION_FORM_WORDS]
     searched = f" I searched for: {', '.join(words)}." if words else ""
     nearest = ""
     if passages:
@@ -239,14 +243,18 @@ class Answerer:
         cited = sorted({n for s in sentences for n in s.citations})
         weights = stem_weights(standalone, self.retriever)
         quotes = [q for s in sentences for q in s.quotes]
+        passage_coverage = coverage(weights, [passages[n - 1].text for n in cited]) if cited else 0.0
+        quote_coverage = coverage(weights, finder.with_context(quotes)) if quotes else 0.0
         checks = {"support": min((s.support for s in sentences), default=0.0),
-                  "coverage": coverage(weights, [passages[n - 1].text for n in cited]) if cited else 0.0,
-                  "quote_coverage": coverage(weights, finder.with_context(quotes)) if quotes else 0.0,
+                  "coverage": passage_coverage, "quote_coverage": quote_coverage,
+                  # what the cited passages say about the question but not in the sentences the answer rests on
+                  "misplaced": max(0.0, passage_coverage - quote_coverage),
                   "similarity": max((h.similarity for h in passages), default=0.0),
                   "left_out": float(len(left_out))}
         if not sentences:
             return declined("no support", checks, left_out)
-        if checks[COVERAGE_CHECK] < self.settings.min_question_coverage:
+        if (checks["quote_coverage"] < self.settings.min_question_coverage
+                or checks["misplaced"] > self.settings.max_misplaced_coverage):
             return declined("question not covered", checks, left_out)
         return Answer(question, standalone, join_sentences(sentences, raw), citations_for(sentences, passages), True,
                       passages, {}, "", sentences=sentences, left_out=left_out, checks=checks)

@@ -13,16 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Protocol
 
-from engine.generation.support import stem, stems_of
+from engine.generation.support import QUESTION_FORM_WORDS, stem, stems_of
 from engine.records import Hit
-
-# Words that say what form the answer takes, not what it is about: a passage that answers "What is the harbour
-# master's name?" need not hold "name".
-QUESTION_FORM_WORDS = frozenset(
-    (  # noqa: SIM905 - a word list reads better as prose
-        "much many name named names called call mean means meaning stand stands kind kinds type types long far "
-        "old often big large small used use uses year years date happen happened does did done give given get"
-    ).split())
 
 
 class TermStatistics(Protocol):

@@ -26,12 +26,26 @@ MAX_QUOTES = 3  # per answer sentence
 MIN_QUOTE_GAIN = 0.2
 # A sentence is supported when its quotes hold at least this share of its words (measured: bench.answers).
 SUPPORTED_SHARE = 0.6
+# Words that say what form the answer takes, not what it is about: a passage that answers "What is the harbour
+# master's name?" need not hold "name".
+QUESTION_FORM_WORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as prose
+        "much many name named names called call mean means meaning stand stands kind kinds type types long far "
+        "old often big large small used use uses year years date happen happened does did done give given get"
+    ).split())
+# Of the words an answer sentence shares with the question (what it is about: "the clubhouse is closed ..."),
+# at least this share must be in its quotes or the sentence before each: a true sentence about the slipway does
+# not support one about the clubhouse.
+SUBJECT_SHARE = 0.75
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MIN_WORDS = 1
 
 
 def stem(word: str) -> str:
     return word.lower()[:STEM_LENGTH]
+
+
+_FORM_STEMS = frozenset(stem(w) for w in QUESTION_FORM_WORDS)
 
 
 def stems_of(text: str) -> set[str]:
@@ -84,6 +98,7 @@ class SupportFinder:
         self._candidates = [
             _Candidate(n, a, b, frozenset(stems_of(hit.text[a:b])))
             for n, hit in enumerate(self.passages, start=1) for a, b in sentence_spans(hit.text)]
+        self._passage_stems = frozenset(s for c in self._candidates for s in c.stems)
 
     def support(self, sentence: str, cited: Sequence[int] = (), question: str = "") -> AnswerSentence:
         """Quotes for ``sentence`` from its cited passages, or from any passage when those do not hold it.
@@ -104,7 +119,22 @@ class SupportFinder:
                 best = anywhere
         quotes, share = best
         numbers = tuple(dict.fromkeys(q.n for q in quotes)) or valid
-        return AnswerSentence(sentence, numbers, quotes, share, share >= SUPPORTED_SHARE)
+        supported = share >= SUPPORTED_SHARE and self._subject_share(sentence, question, quotes) >= SUBJECT_SHARE
+        return AnswerSentence(sentence, numbers, quotes, share, supported)
+
+    def _subject_share(self, sentence: str, question: str, quotes: Sequence[Quote]) -> float:
+        """The share of the words the sentence shares with the question that its quotes (with the sentence
+        before each) hold; 1.0 when it shares none. Only words the passages use count: "keeps" in "Who keeps
+        the lighthouse?" is the question's wording when the passage says "kept", but a passage that speaks of
+        the clubhouse elsewhere does not support "the clubhouse is closed during storms" with a sentence about
+        the slipway."""
+        subject = stems_of(sentence) & stems_of(question) & self._passage_stems - _FORM_STEMS
+        if not subject:
+            return 1.0
+        around: set[str] = set()
+        for text in self.with_context(quotes):
+            around |= stems_of(text)
+        return len(subject & around) / len(subject)
 
     def with_context(self, quotes: Sequence[Quote]) -> list[str]:
         """Each quote with the sentence before it in its passage (where "it" or "he" is usually named)."""
