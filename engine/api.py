@@ -38,7 +38,7 @@ from engine.ingest.watcher import FolderWatcher
 from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
 from engine.page_render import LoadedText, RenderedPage, load_text, render_page
-from engine.records import Citation, Collection, DocumentRecord, Hit
+from engine.records import Citation, Collection, DocumentRecord, Hit, Quote
 from engine.retrieval.search import FUSIONS, Fusion, Retriever, SearchMode, has_documents
 from engine.selftest import Check, run_self_test
 from engine.settings import Settings
@@ -81,6 +81,7 @@ __all__ = [
     "LoadedText",
     "Message",
     "ModelMissingError",
+    "Quote",
     "RenderedPage",
     "SearchMode",
     "Settings",

@@ -11,6 +11,7 @@ import pytest
 
 from engine.embedding.embedder import OnnxEmbedder
 from engine.ingest.sync import READER_VERSION, Indexer, IndexProgress
+from engine.retrieval.search import Retriever
 from engine.store.db import connect, rows
 from engine.store.index_store import IndexStore
 from tests.support.documents import write_docx, write_encrypted_pdf, write_epub, write_pdf, write_scanned_pdf
@@ -302,8 +303,8 @@ def test_vector_search_follows_additions_and_deletions(tmp_path: Path, indexer: 
     assert all(not h.path.endswith("tides.md") for h in retriever.search("ocean tides", k=5, mode="dense"))
 
 
-def test_a_file_name_that_is_not_utf8_is_indexed_and_followed(tmp_path: Path, indexer: Indexer,
-                                                              store: IndexStore) -> None:
+def test_a_file_name_that_is_not_utf8_is_indexed_and_followed(tmp_path: Path, indexer: Indexer, store: IndexStore,
+                                                              embedder: OnnxEmbedder) -> None:
     folder = tmp_path / "names"
     folder.mkdir()
     odd = os.fsdecode(os.fsencode(folder) + b"/bad\xff.txt")  # what os.scandir hands over (PEP 383)
@@ -315,6 +316,7 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_followed(tmp_path: Path, in
     assert set(documents) == {odd, str(folder / "good.md")}
     assert documents[odd].status == "indexed" and documents[odd].title == "bad\\xff"  # shown, never garbled
     assert rows(store.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'herons'") == [(1,)]
+    assert Retriever(store.conn, embedder).search("grey herons", k=1)[0].path == odd  # the same name comes back
     last, _events = run(indexer.sync())  # the next sync finds it unchanged instead of crashing
     assert last.summary["unchanged"] == 2
     os.rename(odd, folder / "renamed.txt")

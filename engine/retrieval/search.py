@@ -22,6 +22,7 @@ import apsw
 import numpy as np
 
 from engine.embedding.embedder import Embedder
+from engine.filenames import from_db
 from engine.records import Hit
 from engine.retrieval.binary_index import binary_index_for
 from engine.store.db import rows
@@ -228,7 +229,7 @@ class Retriever:
                      f"d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
                      list(ids))
         return {int(r[0]): ChunkRow(int(r[0]), int(r[1]), int(r[2]), r[3], str(r[4]), int(r[5]), int(r[6]),
-                                    str(r[7]), str(r[8]), str(r[9])) for r in found}
+                                    str(r[7]), from_db(r[8]), str(r[9])) for r in found}
 
     @staticmethod
     def _hit(row: ChunkRow, score: float, similarity: float, ranks: dict[str, int]) -> Hit:
