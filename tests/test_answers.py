@@ -212,3 +212,14 @@ def test_a_follow_up_keeps_the_system_prompt_cached(default_model_path: Path) ->
         assert generator.cached_tokens(answer) >= system_only > 20
     finally:
         generator.close()
+
+
+def test_a_reply_that_runs_away_is_cut_where_it_stops_answering() -> None:
+    from engine.generation.answer import runaway_end
+
+    looping = "The document does not say. Question: Who? The document does not say. Question: Why?"
+    assert looping[: runaway_end(looping)] == "The document does not say."
+    next_turn = "The vault code is 4417 [1].\nUser: and the other one?"
+    assert next_turn[: runaway_end(next_turn)] == "The vault code is 4417 [1]."
+    assert runaway_end("The code is 4417 [1]. Only the night guard knows it [1].") is None
+

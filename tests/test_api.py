@@ -45,5 +45,5 @@ def test_settings_that_reload_the_chat_model() -> None:
     settings = Settings()
     assert not dataclasses.replace(settings, temperature=0.7, passages=5).needs_model_reload(settings)
     changed = [dataclasses.replace(settings, chat_model="x.gguf"), dataclasses.replace(settings, context_size=4096),
-               dataclasses.replace(settings, gpu_layers=-1), dataclasses.replace(settings, threads=3)]
+               dataclasses.replace(settings, gpu_layers=0), dataclasses.replace(settings, threads=3)]
     assert all(new.needs_model_reload(settings) for new in changed)

@@ -19,6 +19,7 @@ from engine.generation.checks import coverage, stem_weights
 from engine.generation.evidence import focus_passages, rank_passages
 from engine.generation.llm import Generator
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
+from engine.generation.sentences import sentence_spans
 from engine.generation.support import (
     MARKER,
     QUESTION_FORM_WORDS,
@@ -90,6 +91,25 @@ def is_refusal(text: str) -> bool:
     stripped = text.strip()
     return not stripped or REFUSAL.lower().rstrip(".") in stripped.lower() or bool(
         _REFUSAL_PATTERNS.search(stripped[:200]))
+
+
+# The model starting the next turn itself ("Question: …", "User: …") or repeating a sentence it already wrote: small
+# models do both (SmolLM2-135M repeated "The document does not say. / Question: …" thirty times until stopped).
+_NEXT_TURN = re.compile(r"(?:\n|(?<=[.!?])[^\S\n]+)\s*(?:question|user|human|assistant)\s*:", re.IGNORECASE)
+MIN_REPEATED_CHARS = 20
+
+
+def runaway_end(text: str) -> int | None:
+    """Where the reply stops being an answer: the start of an invented next turn or of a sentence's second
+    occurrence; None while it is still an answer."""
+    turn = _NEXT_TURN.search(text)
+    seen: set[str] = set()
+    for start, end in sentence_spans(text):
+        sentence = " ".join(MARKER.sub("", text[start:end]).lower().split())
+        if len(sentence) >= MIN_REPEATED_CHARS and sentence in seen and end < len(text):
+            return min(start, turn.start()) if turn else start
+        seen.add(sentence)
+    return turn.start() if turn else None
 
 
 def with_markers(sentence: str, numbers: Sequence[int]) -> str:
@@ -211,14 +231,23 @@ class Answerer:
                           extra={"stage": "reading", "passages": passages})
 
         pieces: list[str] = []
-        for piece in generator.stream_chat(messages, max_tokens=self.settings.max_answer_tokens,
-                                           temperature=self.settings.temperature, stop=stop):
-            if not pieces:
-                timings["first_token_ms"] = (time.perf_counter() - started) * 1000
-            pieces.append(piece)
-            yield AnswerEvent("token", piece)
+        stream = generator.stream_chat(messages, max_tokens=self.settings.max_answer_tokens,
+                                       temperature=self.settings.temperature, stop=stop)
+        try:
+            for piece in stream:
+                if not pieces:
+                    timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                yield AnswerEvent("token", piece)
+                if piece.strip() and runaway_end("".join(pieces)) is not None:
+                    break  # the model repeats itself or writes the next turn: what follows is not an answer
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # releases the model's lock now, not when the generator is collected
         stopped = stop is not None and stop.is_set()
         raw = "".join(pieces)
+        raw = raw[: runaway_end(raw) or len(raw)]
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
         answer = self._decide(question, standalone, raw, passages, stopped)
         answer.model = generator.name

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from engine.ingest.chunker import trimmed
+
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # Closing punctuation, optional closing quotes or brackets, then whitespace.
 _CLOSING = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|[。！？]+")
@@ -40,7 +42,7 @@ def _paragraph_sentences(text: str, start: int, end: int) -> list[tuple[int, int
     spans = []
     previous = start
     for cut in [*cuts, end]:
-        span = _trimmed(text, previous, cut)
+        span = trimmed(text, previous, cut)
         if span is not None:
             spans.extend(_lines_if_too_long(text, *span))
         previous = cut
@@ -53,7 +55,7 @@ def _lines_if_too_long(text: str, start: int, end: int) -> list[tuple[int, int]]
     spans = []
     position = start
     for line in text[start:end].split("\n"):
-        span = _trimmed(text, position, position + len(line))
+        span = trimmed(text, position, position + len(line))
         if span is not None:
             spans.append(span)
         position += len(line) + 1
@@ -96,11 +98,3 @@ def _next_visible(text: str, position: int, end: int) -> str | None:
     while position < end and text[position].isspace():
         position += 1
     return text[position] if position < end else None
-
-
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None

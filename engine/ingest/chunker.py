@@ -219,7 +219,8 @@ class _Chunker:
 # --- pieces: trimmed (start, end) spans of text[start:end] ------------------------------------
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+def trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` with the whitespace at either end left out; None when nothing else is there."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -230,11 +231,11 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
 def _between(text: str, start: int, end: int, cuts: Iterator[int]) -> Iterator[tuple[int, int]]:
     previous = start
     for cut in cuts:
-        span = _trimmed(text, previous, cut)
+        span = trimmed(text, previous, cut)
         if span:
             yield span
         previous = cut
-    span = _trimmed(text, previous, end)
+    span = trimmed(text, previous, end)
     if span:
         yield span
 
