@@ -646,8 +646,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "model": args.model, "seed": args.seed, "sets": saved}, indent=1,
                                         ensure_ascii=False), "utf-8")
         print(f"saved to {args.save}")
-    if args.keep:
-        print(f"temporary homes kept in {work}")
+    if args.keep or args.work:  # a --work folder is the caller's: never deleted
+        print(f"homes kept in {work}")
     else:
         import shutil
 

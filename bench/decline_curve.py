@@ -17,12 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SIGNALS = ("quote_coverage", "coverage", "support", "similarity")
-THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+# (signal, True when a high value is the warning sign): declined below the threshold, or above it for "misplaced"
+SIGNALS = (("quote_coverage", False), ("coverage", False), ("support", False), ("similarity", False),
+           ("misplaced", True))
+THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+# The two checks the app combines (Settings.min_question_coverage, Settings.max_misplaced_coverage): a grid.
+COVERAGE_FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)
+MISPLACED_CEILINGS = (1.0, 0.5, 0.4, 0.3, 0.2)
 
 
 @dataclass
@@ -45,12 +51,17 @@ def points(saved_set: dict[str, Any]) -> list[Point]:
     return found
 
 
-def curve(found: list[Point], signal: str, threshold: float) -> tuple[float, float, float]:
-    """(right, wrongly declined, unanswerable declined) when answers with ``signal`` below ``threshold`` are
-    declined."""
+def curve(found: list[Point], signal: str, threshold: float, high_warns: bool = False) -> tuple[float, float, float]:
+    """(right, wrongly declined, unanswerable declined) when answers with ``signal`` below ``threshold`` (above
+    it, for a signal where a high value warns) are declined."""
     def kept(point: Point) -> bool:
-        return point.answered and point.checks.get(signal, 0.0) >= threshold
+        value = point.checks.get(signal, 1.0 if high_warns else 0.0)
+        return point.answered and (value <= threshold if high_warns else value >= threshold)
 
+    return shares(found, kept)
+
+
+def shares(found: list[Point], kept: Callable[[Point], bool]) -> tuple[float, float, float]:
     answerable = [p for p in found if p.answerable]
     unanswerable = [p for p in found if not p.answerable]
     right = sum(p.right for p in answerable if kept(p)) / max(1, len(answerable))
@@ -68,14 +79,26 @@ def main(argv: list[str] | None = None) -> int:
     names = list(found)
     header = f"{'signal':<15} {'below':>5}  " + "  ".join(f"{n + ' right / wrongly / declined':>38}" for n in names)
     print(header)
-    for signal in SIGNALS:
+    for signal, high_warns in SIGNALS:
         for threshold in THRESHOLDS:
             cells = []
             for name in names:
-                right, wrongly, declined = curve(found[name], signal, threshold)
+                right, wrongly, declined = curve(found[name], signal, threshold, high_warns)
                 cells.append(f"{right:>14.3f} {wrongly:>11.3f} {declined:>11.3f}")
-            print(f"{signal:<15} {threshold:>5.2f}  " + "  ".join(cells))
+            print(f"{signal:<15} {('>' if high_warns else '<') + f'{threshold:.2f}':>5}  " + "  ".join(cells))
         print()
+    print("both checks: declined when quote_coverage < floor or misplaced > ceiling")
+    for floor in COVERAGE_FLOORS:
+        for ceiling in MISPLACED_CEILINGS:
+            cells = []
+            for name in names:
+                def kept(p: Point, floor: float = floor, ceiling: float = ceiling) -> bool:
+                    return p.answered and p.checks.get("quote_coverage", 0.0) >= floor and \
+                        p.checks.get("misplaced", 0.0) <= ceiling
+                right, wrongly, declined = shares(found[name], kept)
+                cells.append(f"{right:>14.3f} {wrongly:>11.3f} {declined:>11.3f}")
+            label = f"<{floor:.2f}, >{ceiling:.2f}"
+            print(f"{label:<21}  " + "  ".join(cells))
     print("goals: right >= 0.80, wrongly declined <= 0.10, unanswerable declined >= 0.70")
     return 0
 
