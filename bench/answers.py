@@ -580,6 +580,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--show-failures", type=int, default=0, metavar="N",
                         help="print N wrong answers, wrong declines and answered unanswerable questions per set")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (their path is printed)")
+    parser.add_argument("--rescore", type=Path, metavar="SAVED.json",
+                        help="ask nothing: score a run saved with --save (made with the checks' declines off) as "
+                             "if the app had declined at --option min_question_coverage / max_misplaced_coverage")
     parser.add_argument("--app", type=Path, metavar="DIR",
                         help="the checkout whose main.py answers (default: this one), e.g. a `git worktree` of an "
                              "older commit, to compare before and after with the same questions and scoring")
@@ -603,8 +606,41 @@ def model_choice(model: str | None, options: dict[str, object]) -> str | None:
     return None
 
 
+def declined_at(reply: dict[str, Any], floor: float, ceiling: float) -> dict[str, Any]:
+    """``reply`` as the app would have given it with these decline thresholds (the checks it carries decide)."""
+    checks = reply.get("checks") or {}
+    if not reply.get("grounded") or (checks.get("quote_coverage", 0.0) >= floor
+                                     and checks.get("misplaced", 0.0) <= ceiling):
+        return reply
+    return {**reply, "grounded": False, "citations": [], "sentences": [], "decision": "question not covered",
+            "answer": "I could not find the answer to this in your documents."}
+
+
+def rescore(saved_path: Path, options: dict[str, object]) -> int:
+    from engine.settings import Settings
+
+    defaults = Settings()
+    floor = float(options.get("min_question_coverage", defaults.min_question_coverage))  # type: ignore[arg-type]
+    ceiling = float(options.get("max_misplaced_coverage", defaults.max_misplaced_coverage))  # type: ignore[arg-type]
+    saved = json.loads(saved_path.read_text("utf-8"))
+    results: dict[str, dict[str, Any]] = {}
+    for name, saved_set in saved["sets"].items():
+        items = [Item(**{**q["item"], "pages": set(q["item"]["pages"])}) for q in saved_set["questions"]]
+        replies = [declined_at(q["reply"], floor, ceiling) for q in saved_set["questions"]]
+        index = saved_set["metrics"]
+        run = Run(replies, {"pages": index.get("pages"), "chunks": index.get("chunks")}, index.get("index_s") or 0.0,
+                  index.get("ask_s") or 0.0, str(index.get("mode")))
+        results[name] = metrics(items, [score(i, r) for i, r in zip(items, replies, strict=True)], run)
+    print(f"{saved_path}, declined below {floor} of the question's rarer words in the quotes or above {ceiling} "
+          "of them elsewhere in the cited passages")
+    print(table(results))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.rescore:
+        return rescore(args.rescore, parse_options(args.option))
     if args.app:
         global MAIN
         MAIN = args.app.resolve() / "main.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.output import print_json
-from engine.api import FUSIONS, Answer, Engine, Settings
+from engine.api import FUSIONS, Answer, Engine, HushdocsError, Settings
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +74,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         settings.passages = args.passages
     stop = threading.Event()
     several = len(args.questions) > 1 or args.questions == ["-"]
+    failed = 0
     with Engine(settings) as engine:  # one loaded model answers every question
         for number, question in enumerate(questions_of(args.questions, sys.stdin)):
             if several and not args.json:
@@ -84,11 +85,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 stop.set()
                 print("\n(stopped)", file=sys.stderr)
                 return 130
+            except HushdocsError as error:
+                if not several:
+                    raise
+                failed += 1  # one bad question (too long, say) must not lose the answers to the others
+                if args.json:
+                    print(json.dumps({"question": question, "error": str(error)}, ensure_ascii=False), flush=True)
+                else:
+                    print(f"hushdocs: {error}", file=sys.stderr)
+                continue
             if args.json:
                 _print_json_answer(answer, one_line=several)
             else:
                 _print_sources(answer, streamed)
-    return 0
+    return 1 if failed else 0
 
 
 def _answer(engine: Engine, question: str, collection: str | None, stop: threading.Event, *,

@@ -157,6 +157,12 @@ def test_ask_json_contract(library: Path, tiny_model_path: Path, hushdocs_home: 
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert [json.loads(line)["question"] for line in lines] == ["What is the code of the vault?",
                                                                   "Who keeps the light?"]
+    # One bad question is reported on its own line; the questions after it are still answered.
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "ask", "-", "--model", str(tiny_model_path),
+                           "--json"], input="x" * 5000 + "\nWhat is the code of the vault?\n",
+                          capture_output=True, text=True, check=False)
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1 and "too long" in replies[0]["error"] and "answer" in replies[1]
     streamed = main("ask", "What is the code of the vault?", "--model", str(tiny_model_path))
     assert "Sources:" in streamed or NOT_FOUND_MESSAGE in streamed
 
