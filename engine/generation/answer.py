@@ -275,6 +275,7 @@ class Answerer:
         passage_coverage = coverage(weights, [passages[n - 1].text for n in cited]) if cited else 0.0
         quote_coverage = coverage(weights, finder.with_context(quotes)) if quotes else 0.0
         checks = {"support": min((s.support for s in sentences), default=0.0),
+                  "subject": min((s.subject for s in sentences), default=0.0),
                   "coverage": passage_coverage, "quote_coverage": quote_coverage,
                   # what the cited passages say about the question but not in the sentences the answer rests on
                   "misplaced": max(0.0, passage_coverage - quote_coverage),
