@@ -35,12 +35,13 @@ class Settings:
     fusion: Fusion = "relative"
     # passages re-ranked by their best sentences' cosine to the question, beside their share of its rarer words
     rerank: bool = True
-    # Declines (bench/decline_curve.py chose both on squad-dev and bench/realdocs): an answer is declined when the
-    # sentences it rests on, each with the one before, hold less than this share of the question's rarer words...
-    min_question_coverage: float = 0.15
+    # Declines (chosen with bench/decline_curve.py on squad-dev and bench/realdocs together): an answer is declined
+    # when the sentences it rests on, each with the one before, hold less than this share of the question's rarer
+    # words...
+    min_question_coverage: float = 0.1
     # ... or when its cited passages hold more than this share of them elsewhere than in those sentences (the
     # passage speaks of winter storage, the answer quotes the summer fee). 1.0 turns this check off.
-    max_misplaced_coverage: float = 0.3
+    max_misplaced_coverage: float = 0.4
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on

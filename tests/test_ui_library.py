@@ -92,7 +92,7 @@ def test_cancel_indexing_keeps_the_window_usable(qtbot: QtBot, tmp_path: Path,
     qtbot.waitUntil(lambda: not window.indexing.is_busy(), timeout=10_000)
     rows = window.library.model.rows()
     assert all(r.status in ("indexed", "failed") for r in rows) and len(rows) < 16  # the rest was never queued
-    with qtbot.waitSignal(window.indexing.job_finished, timeout=120_000) as resumed:
+    with qtbot.waitSignal(window.indexing.job_finished, timeout=300_000) as resumed:
         window.library.rescan_requested.emit(None)  # the window is still usable: a re-scan finishes the job
     assert resumed.args[0].phase == "finished" and resumed.args[0].summary["indexed"] == 16 - len(rows)
 
