@@ -2,8 +2,9 @@
 
 The model writes; the app checks. Each answer sentence gets quotes, the sentences of the passages
 given to the model that hold its words (``support.py``); a sentence none of them holds is left out,
-and an answer left with no supported sentence, or whose passages do not mention what the question
-asks about (``checks.question_coverage``), is declined with what was searched and the closest passages.
+and an answer left with no supported sentence, or whose quoted sentences miss what the question asks
+about while its passages speak of it elsewhere (``checks.coverage``), is declined with what was searched
+and the closest passages.
 """
 
 from __future__ import annotations

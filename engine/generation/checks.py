@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from engine.generation.support import QUESTION_FORM_WORDS, stem, stems_of
-from engine.records import Hit
 
 
 class TermStatistics(Protocol):
@@ -40,6 +39,3 @@ def coverage(weights: dict[str, float], texts: Sequence[str]) -> float:
         present |= stems_of(text)
     return sum(w for s, w in weights.items() if s in present) / sum(weights.values())
 
-
-def question_coverage(question: str, passages: Sequence[Hit], statistics: TermStatistics) -> float:
-    return coverage(stem_weights(question, statistics), [hit.text for hit in passages])
