@@ -223,7 +223,8 @@ class Answerer:
 
         budget = generator.n_ctx - self.settings.max_answer_tokens - 64
         focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
-        ranked = rank_passages(standalone, focused, self.retriever,
+        weights = stem_weights(standalone, self.retriever)  # one lookup of the library's counts per question
+        ranked = rank_passages(standalone, focused, weights,
                                self.retriever.embedder if self.settings.rerank else None)
         passages = fit_passages(standalone, ranked, generator.count_tokens, budget, history)
         passages = passages[: self.settings.passages]
@@ -250,13 +251,14 @@ class Answerer:
         raw = "".join(pieces)
         raw = raw[: runaway_end(raw) or len(raw)]
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
-        answer = self._decide(question, standalone, raw, passages, stopped)
+        answer = self._decide(question, standalone, raw, passages, stopped, weights=weights)
         answer.model = generator.name
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings = timings
         yield AnswerEvent("done", answer=answer)
 
-    def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool) -> Answer:
+    def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool, *,
+                weights: dict[str, float]) -> Answer:
         """Keep what the passages support; decline what they do not."""
         def declined(decision: Decision, checks: dict[str, float], left_out: list[str] | None = None) -> Answer:
             return Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, passages, {}, "",
@@ -271,7 +273,6 @@ class Answerer:
         finder = SupportFinder(passages)
         sentences, left_out = check_sentences(raw, finder, standalone)
         cited = sorted({n for s in sentences for n in s.citations})
-        weights = stem_weights(standalone, self.retriever)
         quotes = [q for s in sentences for q in s.quotes]
         passage_coverage = coverage(weights, [passages[n - 1].text for n in cited]) if cited else 0.0
         quote_coverage = coverage(weights, finder.with_context(quotes)) if quotes else 0.0

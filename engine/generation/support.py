@@ -34,7 +34,6 @@ QUESTION_FORM_WORDS = frozenset(
         "old often big large small used use uses year years date happen happened does did done give given get"
     ).split())
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MIN_WORDS = 1
 
 
 def stem(word: str) -> str:
@@ -110,7 +109,7 @@ class SupportFinder:
         new = wanted - stems_of(question)
         wanted = new or wanted
         valid = tuple(n for n in cited if 1 <= n <= len(self.passages))
-        if len(wanted) < _MIN_WORDS:
+        if not wanted:
             return AnswerSentence(sentence, valid)
         best = self._quotes(wanted, valid) if valid else ([], 0.0)
         if best[1] < SUPPORTED_SHARE:
@@ -119,9 +118,8 @@ class SupportFinder:
                 best = anywhere
         quotes, share = best
         numbers = tuple(dict.fromkeys(q.n for q in quotes)) or valid
-        checked = AnswerSentence(sentence, numbers, quotes, share, share >= SUPPORTED_SHARE)
-        checked.subject = self._subject_share(sentence, question, quotes)
-        return checked
+        return AnswerSentence(sentence, numbers, quotes, share, share >= SUPPORTED_SHARE,
+                              self._subject_share(sentence, question, quotes))
 
     def _subject_share(self, sentence: str, question: str, quotes: Sequence[Quote]) -> float:
         """The share of the words the sentence shares with the question that its quotes (with the sentence
