@@ -66,7 +66,7 @@ def _run_indexing(events: object, as_json: bool) -> int:
         if live and event.phase == "indexing" and event.files_total:
             name = printable(os.path.basename(event.current))[:40]
             inside = f" ({event.current_fraction:.0%})" if event.current_chunks_total else ""
-            sys.stdout.write(f"\r{progress_bar(int(event.bytes_progress), event.bytes_total)} {event.files_done}/"
+            sys.stdout.write(f"\r{progress_bar(int(1000 * event.fraction), 1000)} {event.files_done}/"
                              f"{event.files_total} files, {event.chunks_done} chunks, "
                              f"{human_seconds(event.eta_s)} left  {name + inside:<46}")
             sys.stdout.flush()

@@ -32,13 +32,22 @@ from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator, g
 from engine.generation.models import TIERS, catalogue_model_for, expected_answer_seconds, resolve_chat_model
 from engine.generation.prompt import answer_messages
 from engine.history import HISTORY_TURNS
-from engine.ingest.status import EMPTY, FAILED, INDEXED, NEEDS_OCR, PROBLEM_STATUSES, SKIPPED, LoadError
+from engine.ingest.status import (
+    EMPTY,
+    FAILED,
+    INDEXED,
+    NEEDS_OCR,
+    NEEDS_PASSWORD,
+    PROBLEM_STATUSES,
+    SKIPPED,
+    LoadError,
+)
 from engine.ingest.sync import FileOutcome, Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
 from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
 from engine.page_render import LoadedText, RenderedPage, load_text, render_page
-from engine.records import Citation, Collection, DocumentRecord, Hit, Quote
+from engine.records import Citation, Collection, DocumentRecord, Exclusion, Hit, Quote
 from engine.retrieval.search import FUSIONS, Fusion, Retriever, SearchMode, has_documents
 from engine.selftest import Check, run_self_test
 from engine.settings import Settings
@@ -58,6 +67,7 @@ __all__ = [
     "HISTORY_TURNS",
     "INDEXED",
     "NEEDS_OCR",
+    "NEEDS_PASSWORD",
     "PROBLEM_STATUSES",
     "SKIPPED",
     "TIERS",
@@ -71,6 +81,7 @@ __all__ = [
     "Conversations",
     "DocumentRecord",
     "Engine",
+    "Exclusion",
     "FileOutcome",
     "Format",
     "Fusion",
@@ -188,6 +199,9 @@ class Engine:
         self._write_lock = threading.Lock()
         self._watcher: FolderWatcher | None = None
         self._watch_syncs: SyncQueue | None = None
+        # Passwords of encrypted files given in this session (path -> password): memory only, never stored or
+        # logged; read and changed by indexing, under the write lock.
+        self._passwords: dict[str, str] = {}
         self._connections: list[apsw.Connection] = []
         self._connections_lock = threading.Lock()
         self._conversations = Conversations(self._connection)
@@ -277,7 +291,7 @@ class Engine:
 
     def indexer(self) -> Indexer:
         return Indexer(self._store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
-                       parse_timeout_s=self.settings.parse_timeout_s)
+                       parse_timeout_s=self.settings.parse_timeout_s, passwords=self._passwords)
 
     def index(self, paths_: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
               cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
@@ -293,8 +307,25 @@ class Engine:
             yield from self.indexer().sync(targets, collection, cancel)
 
     def forget(self, paths_: Sequence[Path | str]) -> int:
+        """Remove every trace of these files or folders; inside a followed folder they stay excluded from it."""
         with self._write_lock:
             return self.indexer().forget(paths_)
+
+    def include(self, paths_: Sequence[Path | str], cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Index again files or folders that were forgotten inside a followed folder, yielding progress."""
+        with self._write_lock:
+            yield from self.indexer().include(paths_, cancel)
+
+    def exclusions(self, collection: str | None = None) -> list[Exclusion]:
+        """Files and folders forgotten inside followed folders (left out of their scans)."""
+        return self._store().exclusions(collection)
+
+    def unlock(self, path: Path | str, password: str,
+               cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Read an encrypted file with its password (kept in memory for this session only), yielding progress;
+        a wrong password ends with the file still ``NEEDS_PASSWORD``, its reason saying so."""
+        with self._write_lock:
+            yield from self.indexer().unlock(path, password, cancel)
 
     def delete_collection(self, name: str) -> None:
         with self._write_lock:
@@ -419,6 +450,7 @@ class Engine:
 
     def close(self) -> None:
         self._closed = True
+        self._passwords.clear()
         self.stop_watching()
         with self._generator_lock:
             if self._generator is not None:

@@ -85,6 +85,14 @@ class DocumentRecord:
     indexed_at: float | None
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """A file or folder forgotten inside a followed folder: its scans leave it out until it is included again."""
+
+    path: str
+    collection: str
+
+
 @dataclass
 class Hit:
     """A retrieved passage: one chunk, or neighbouring chunks of one document merged."""

@@ -91,7 +91,8 @@ def test_forget_removes_every_trace_from_every_table_and_file(tmp_path: Path, hu
         leftovers = [(table, value) for table, value in _every_value(conn)
                      if (isinstance(value, str) and (SECRET in value or "vault.md" in value))
                      or (isinstance(value, bytes) and SECRET.encode() in value)]
-        assert leftovers == []
+        # Its folder is still followed: the path alone stays, so that the next scan leaves the note out.
+        assert leftovers == [("exclusions", str(folder / "vault.md"))]
         [question, answer] = conversations.messages(chat.id)
         assert question.content == "What is the vault password?"
         assert answer.content == "It is written in the vault note [1]; herons [2]."  # the person's own text
@@ -99,7 +100,7 @@ def test_forget_removes_every_trace_from_every_table_and_file(tmp_path: Path, hu
         assert "forgotten" in conversations.export_markdown(chat.id)
         # While the app still runs (its connections open, the WAL in use): not in any file.
         assert _files_holding(hushdocs_home, SECRET.encode()) == []
-        assert _files_holding(hushdocs_home, b"vault.md") == []
+        assert _files_holding(hushdocs_home, b"vault.md") == ["data/hushdocs.sqlite3"]  # the exclusion's path
         on_disk = b"".join(p.read_bytes() for p in (hushdocs_home / "data").iterdir())
         assert vectors and not any(vector in on_disk for vector in vectors)  # its vectors are gone too
         conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -119,7 +120,7 @@ def test_bad_files_are_named_with_reasons_and_the_rest_is_indexed(tmp_path: Path
     found = outcomes(events)
     assert found["good.pdf"][:2] == ("indexed", "indexed")
     assert found["corrupt.pdf"][1] == "failed"
-    assert found["locked.pdf"][1:] == ("skipped", "encrypted: needs a password")
+    assert found["locked.pdf"][1:] == ("needs_password", "encrypted: needs a password")
     assert found["scan.pdf"][1:] == ("needs_ocr", "no text layer: needs OCR")
     assert found["empty.txt"][1] == "empty"
     assert found["huge.txt"][1] == "skipped" and "too large" in found["huge.txt"][2]
@@ -276,13 +277,59 @@ def test_progress_events_and_cancel_between_files(tmp_path: Path, indexer: Index
         if event.files_done == 2:
             cancel.set()
     last = seen[-1]
-    assert last.phase == "cancelled" and last.files_done == 2
-    indexing = [e for e in seen if e.phase == "indexing" and e.outcome is not None]
-    assert indexing[0].files_total == 6 and indexing[0].bytes_total > 0 and indexing[-1].eta_s is not None
-    assert indexing[-1].chunks_per_s > 0
+    assert last.phase == "cancelled" and last.files_done == 2 and last.fraction == 2 / 6
+    assert [os.path.basename(p) for p in last.waiting] == ["f2.md", "f3.md", "f4.md", "f5.md"]
+    indexing = [e for e in seen if e.phase == "indexing"]
+    assert indexing[0].files_total == 6 and indexing[-1].chunks_per_s > 0
+    # Each file is named while it is worked on, before its outcome; once done, the label names no file.
+    for position, event in enumerate(indexing):
+        if event.outcome is not None:
+            before = indexing[position - 1]
+            assert before.current == event.outcome.path and before.stage in ("reading", "embedding")
+            assert event.current == ""
+    assert indexing[0].current.endswith("f0.md") and indexing[0].stage == "reading" and indexing[0].files_done == 0
+    assert all(a.fraction <= b.fraction for a, b in itertools.pairwise(indexing))
     assert_consistent(store)
-    last, _events = run(indexer.sync())  # resumes with the four left
+    last, _events = run(indexer.sync(last.waiting))  # resumes exactly the four left
     assert last.files_total == 4 and last.summary["indexed"] == 4
+
+
+def test_the_estimate_waits_for_enough_work_and_ignores_the_scan(tmp_path: Path, indexer: Indexer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ingest import sync
+
+    clock = [1000.0]
+    monkeypatch.setattr(sync.time, "monotonic", lambda: clock[0])
+    estimate = sync.Estimate(40)
+    assert estimate.left_s(1.0) is None  # nothing timed yet
+    estimate.start()
+    clock[0] += 2
+    assert estimate.left_s(1.0) is None  # under 3 s seen
+    clock[0] += 2
+    assert estimate.left_s(1.5) is None  # under 2 files' worth
+    assert estimate.left_s(2.0) == pytest.approx(38 * 4 / 2)  # 2 s a file, 38 files to go
+    assert sync.Estimate(1).left_s(0.0) is None
+    monkeypatch.undo()
+
+    # A re-scan whose planning takes ten minutes (thousands of unchanged files): the rate of the four new files
+    # is not diluted by it.
+    folder = write_notes(tmp_path / "notes", 4)
+    run(indexer.add([folder]))
+    for i in range(4, 8):
+        (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote number {i}.")
+    real_plan, real_monotonic = indexer.plan, time.monotonic
+    offset = [0.0]
+
+    def slow_plan(*args: object) -> object:
+        offset[0] += 600
+        return real_plan(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indexer, "plan", slow_plan)
+    monkeypatch.setattr(sync.time, "monotonic", lambda: real_monotonic() + offset[0])
+    last, events = run(indexer.sync())
+    assert last.files_total == 4 and last.summary["unchanged"] == 4
+    estimates = [e.eta_s for e in events if e.eta_s is not None]
+    assert all(eta < 30 for eta in estimates), estimates
 
 
 def test_vector_search_follows_additions_and_deletions(tmp_path: Path, indexer: Indexer, store: IndexStore,
@@ -367,5 +414,5 @@ def test_one_huge_file_reports_progress_inside_itself(tmp_path: Path, store: Ind
     inside = [e for e in events if e.outcome is None and 0 < e.current_chunks_done < e.current_chunks_total]
     assert inside, "no progress while the file was being embedded"
     assert inside[0].files_done == 0 and inside[0].current.endswith("one line.txt")
-    assert 0 < inside[0].bytes_progress < inside[0].bytes_total and inside[0].eta_s is not None
+    assert 0 < inside[0].fraction < 1 and inside[0].stage == "embedding"
     assert events[-1].phase == "finished" and events[-1].summary["indexed"] == 1

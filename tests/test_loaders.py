@@ -12,7 +12,7 @@ import pymupdf
 import pytest
 
 from engine.ingest.loaders import SUPPORTED_EXTENSIONS, format_size, load
-from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, SKIPPED, LoadError
+from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, NEEDS_PASSWORD, SKIPPED, LoadError
 from engine.records import ParsedDocument
 
 MAX = 10 * 2**20
@@ -104,11 +104,12 @@ def test_pdf_keeps_hyphens_the_document_writes(tmp_path: Path) -> None:
         assert expected in text
 
 
-def test_encrypted_pdf_is_skipped(tmp_path: Path) -> None:
+def test_encrypted_pdf_needs_its_password(tmp_path: Path) -> None:
     path = tmp_path / "secret.pdf"
     _pdf(["classified"]).save(path, encryption=AES_256, owner_pw="owner", user_pw="user")
     error = _error(path)
-    assert (error.status, error.reason) == (SKIPPED, "encrypted: needs a password")
+    assert (error.status, error.reason) == (NEEDS_PASSWORD, "encrypted: needs a password")
+    assert "classified" in load(path, max_bytes=MAX, password="user").text
 
 
 def test_owner_password_only_pdf_loads(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def describe(event: IndexProgress) -> str:
         if event.current_chunks_total:  # a big file: how far into it
             text += f" ({event.current_fraction:.0%})"
     eta = event.eta_s
-    if eta is not None and event.bytes_progress:
+    if eta is not None:
         text += f" · about {format_duration(eta)} left"
     return text
 
@@ -88,7 +88,7 @@ class ProgressStrip(QWidget):
             self.bar.setValue(1)
             self._hide_timer.start()
         elif event.files_total:
-            self.bar.setRange(0, max(1, event.bytes_total))
-            self.bar.setValue(int(event.bytes_progress))
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * event.fraction))
         else:
             self.bar.setRange(0, 0)  # busy indicator while scanning

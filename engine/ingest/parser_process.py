@@ -3,6 +3,9 @@
 One long-lived child parses one file at a time. A file gets ``timeout_s`` seconds; past that, or
 if the child dies (a segfault inside MuPDF), the child is killed and replaced, and the file is
 reported with a reason. ``submit`` returns at once, so the next file parses while this one embeds.
+
+An encrypted file's password travels with its request through the pipe (never in argv, the environment or a
+log line); the loader is called with ``password=`` only when one was given.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ def _child_main(connection: Connection, loader_name: str) -> None:
             return
         if request is None:
             return
-        path, max_bytes = request
+        path, max_bytes, password = request
+        options = {"password": password} if password else {}
         try:
-            connection.send(("ok", load(Path(path), max_bytes=max_bytes)))
+            connection.send(("ok", load(Path(path), max_bytes=max_bytes, **options)))
         except LoadError as error:
             connection.send(("error", error.status, error.reason))
         except Exception as error:  # noqa: BLE001 - any parser failure is this file's, not the app's
@@ -74,10 +78,11 @@ class ParserProcess:
         assert self._connection is not None
         return self._connection
 
-    def submit(self, path: Path) -> None:
-        """Start parsing ``path``; collect it with ``result`` before the next submit."""
+    def submit(self, path: Path, password: str = "") -> None:
+        """Start parsing ``path`` (an encrypted one with ``password``); collect it with ``result`` before the next
+        submit."""
         assert self._pending is None, "one file at a time"
-        self._start().send((str(path), self.max_bytes))
+        self._start().send((str(path), self.max_bytes, password))
         self._pending = (path, time.monotonic())
 
     def result(self) -> ParsedDocument:

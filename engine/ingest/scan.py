@@ -1,7 +1,8 @@
 """Walk the folders of a collection: supported files with their stat, and named problems.
 
 Symbolic links are followed, but a link back into a folder already being walked is a loop and is
-reported, not followed. Hidden files and folders (a leading dot) are left alone.
+reported, not followed. Hidden files and folders (a leading dot) are left alone, and so are the paths the
+person forgot inside a followed folder (the store's exclusions).
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ def is_supported(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in SUPPORTED_EXTENSIONS
 
 
-def scan_target(target: str, collection_id: int, result: ScanResult, explicit: bool = True) -> None:
-    """Add what ``target`` (a file or a folder) holds to ``result``."""
+def scan_target(target: str, collection_id: int, result: ScanResult, explicit: bool = True,
+                excluded: frozenset[str] = frozenset()) -> None:
+    """Add what ``target`` (a file or a folder) holds to ``result``, leaving out the ``excluded`` paths."""
+    if target in excluded:
+        return
     try:
         stat = os.stat(target)
     except FileNotFoundError:
@@ -55,7 +59,7 @@ def scan_target(target: str, collection_id: int, result: ScanResult, explicit: b
         result.problems[target] = Problem(target, FAILED, f"cannot read: {error.strerror}", collection_id)
         return
     if os.path.isdir(target):
-        _walk(target, collection_id, result)
+        _walk(target, collection_id, result, excluded)
         return
     special = not_regular_reason(stat.st_mode)
     if special is not None and (explicit or is_supported(target)):
@@ -71,7 +75,7 @@ def scan_target(target: str, collection_id: int, result: ScanResult, explicit: b
         result.unsupported += 1
 
 
-def _walk(root: str, collection_id: int, result: ScanResult) -> None:
+def _walk(root: str, collection_id: int, result: ScanResult, excluded: frozenset[str]) -> None:
     visited: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -94,9 +98,9 @@ def _walk(root: str, collection_id: int, result: ScanResult) -> None:
             result.problems[folder] = Problem(folder, FAILED, f"cannot open folder: {error.strerror}", collection_id)
             continue
         for entry in entries:
-            if entry.name.startswith("."):
-                continue
             path = os.path.join(folder, entry.name)
+            if entry.name.startswith(".") or path in excluded:
+                continue
             try:
                 if entry.is_dir(follow_symlinks=True):
                     stack.append(path)
@@ -107,7 +111,7 @@ def _walk(root: str, collection_id: int, result: ScanResult) -> None:
             except OSError as error:  # e.g. ELOOP on a link pointing at itself
                 result.problems[path] = Problem(path, SKIPPED, f"cannot follow: {error.strerror}", collection_id)
                 continue
-            scan_target(path, collection_id, result, explicit=False)
+            scan_target(path, collection_id, result, explicit=False, excluded=excluded)
 
 
 def under(path: str, prefix: str) -> bool:

@@ -6,17 +6,18 @@ INDEXED = "indexed"
 FAILED = "failed"  # corrupt, unreadable, timed out, ... (reason says which)
 NEEDS_OCR = "needs_ocr"  # a scanned PDF with no text layer
 EMPTY = "empty"  # a readable file with no text at all
-SKIPPED = "skipped"  # too large, binary content under a text extension, encrypted, ...
+SKIPPED = "skipped"  # too large, binary content under a text extension, ...
+NEEDS_PASSWORD = "needs_password"  # an encrypted PDF: read once its password is given (kept for the session only)
 
 # A file with one of these is listed with its reason instead of being searchable.
-PROBLEM_STATUSES = frozenset({FAILED, NEEDS_OCR, EMPTY, SKIPPED})
+PROBLEM_STATUSES = frozenset({FAILED, NEEDS_OCR, EMPTY, SKIPPED, NEEDS_PASSWORD})
 
 
 class LoadError(Exception):
     """A file that cannot be indexed, with a status and a reason a person understands.
 
     Examples: ``LoadError(NEEDS_OCR, "no text layer: needs OCR")``,
-    ``LoadError(SKIPPED, "encrypted PDF: needs a password")``.
+    ``LoadError(NEEDS_PASSWORD, "encrypted: needs a password")``.
     """
 
     def __init__(self, status: str, reason: str) -> None:

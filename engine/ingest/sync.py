@@ -12,6 +12,10 @@ draws a bar). Decisions, cheapest first:
 
 Each document lands in its own transaction, so a run killed at any moment resumes where it stopped:
 the next sync simply finds the remaining files new or changed.
+
+Progress counts files, and inside the file being worked on its pages (once parsed) or chunks; the time
+left is estimated from the throughput seen since the first file came back from the parser (``Estimate``),
+and only once enough of the run has been seen. Unchanged files are not part of the work at all.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +37,7 @@ from engine.ingest.chunker import chunk_document
 from engine.ingest.parser_process import DEFAULT_LOADER, ParserProcess
 from engine.ingest.regular import open_regular
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
-from engine.ingest.status import EMPTY, INDEXED, LoadError
+from engine.ingest.status import EMPTY, INDEXED, NEEDS_PASSWORD, LoadError
 from engine.records import ChunkSpan, ParsedDocument
 from engine.store.db import disk_full_is_plain
 from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, NewDocument
@@ -46,9 +50,15 @@ log = logging.getLogger(__name__)
 READER_VERSION = 1
 
 EMBED_SLICE = 256  # chunks embedded between two cancel checks (and progress events)
+# No time-left estimate before this much of the run has been seen: the seconds of work observed, and the files'
+# worth done (at most 2 files, at least a tenth of the run; a single huge file is estimated from its own part done).
+ESTIMATE_AFTER_S = 3.0
+ESTIMATE_AFTER_FILES = 2.0
+ESTIMATE_AFTER_SHARE = 0.1
+WRONG_PASSWORD = "encrypted: the password given is not this document's password"
 
-# Progress inside one file: (chunks done, chunks in the file) -> an event to yield.
-WithinFile = Callable[[int, int], "IndexProgress"]
+# Progress inside one file: (chunks done, chunks in the file, page reached or 0) -> an event to yield.
+WithinFile = Callable[[int, int, int], "IndexProgress"]
 
 
 @dataclass(frozen=True)
@@ -67,18 +77,20 @@ class FileOutcome:
 class IndexProgress:
     phase: str  # "scanning", "indexing", "finished", "cancelled"
     files_done: int = 0
-    files_total: int = 0
+    files_total: int = 0  # the files to read in this run (unchanged, touched and moved ones are not)
     chunks_done: int = 0
     pages_done: int = 0
-    bytes_done: int = 0
-    bytes_total: int = 0
-    current: str = ""
+    current: str = ""  # the file being worked on now ("" between files)
+    stage: str = ""  # what happens to it: "reading" (in the parser) or "embedding"
     elapsed_s: float = 0.0
+    eta_s: float | None = None  # time left, once enough of the run has been seen to say (see ``Estimate``)
     outcome: FileOutcome | None = None
-    queued: tuple[str, ...] = ()
+    queued: tuple[str, ...] = ()  # the files to read, in the order they are read
     summary: dict[str, int] = field(default_factory=dict)
-    # Inside the current file (one huge file takes minutes): its chunks embedded so far, of how many.
-    current_bytes: int = 0
+    # Inside the current file (one huge file takes minutes): its pages once parsed (0 for formats without pages),
+    # the page its embedding has reached, and its chunks embedded so far, of how many.
+    current_pages: int = 0
+    current_page: int = 0
     current_chunks_done: int = 0
     current_chunks_total: int = 0
 
@@ -88,16 +100,18 @@ class IndexProgress:
         return self.current_chunks_done / self.current_chunks_total if self.current_chunks_total else 0.0
 
     @property
-    def bytes_progress(self) -> float:
-        """Bytes of the finished files plus the done part of the current one."""
-        return self.bytes_done + self.current_fraction * self.current_bytes
+    def work_done(self) -> float:
+        """Files done, plus the done part of the current one: what the bar and the estimate count."""
+        return self.files_done + self.current_fraction
 
     @property
-    def eta_s(self) -> float | None:
-        done = self.bytes_progress
-        if done <= 0 or self.elapsed_s <= 0:
-            return None
-        return (self.bytes_total - done) / (done / self.elapsed_s)
+    def fraction(self) -> float:
+        return self.work_done / self.files_total if self.files_total else 0.0
+
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        """The queued files not done yet (after a cancel: the ones a resume reads)."""
+        return self.queued[self.files_done:]
 
     @property
     def pages_per_s(self) -> float:
@@ -106,6 +120,32 @@ class IndexProgress:
     @property
     def chunks_per_s(self) -> float:
         return self.chunks_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+class Estimate:
+    """Time left from the throughput observed so far, in files (with the current file's done part).
+
+    The clock starts when the first file comes back from the parser: the scan, the planning and the parser's
+    start-up are not part of the rate. Until ``ESTIMATE_AFTER_S`` seconds and enough files' worth of work
+    have been seen there is no estimate at all.
+    """
+
+    def __init__(self, total_files: int) -> None:
+        self.total = total_files
+        self.started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def left_s(self, work_done: float) -> float | None:
+        if self.started is None or work_done <= 0:
+            return None
+        seen_s = time.monotonic() - self.started
+        enough = min(ESTIMATE_AFTER_FILES, max(ESTIMATE_AFTER_SHARE * self.total, ESTIMATE_AFTER_SHARE))
+        if seen_s < ESTIMATE_AFTER_S or work_done < enough:
+            return None
+        return (self.total - work_done) * seen_s / work_done
 
 
 @dataclass
@@ -132,8 +172,12 @@ def text_hash(text: str) -> str:
 class Indexer:
     def __init__(self, store: IndexStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
                  parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32,
-                 loader: str = DEFAULT_LOADER, embed_slice: int = EMBED_SLICE) -> None:
+                 loader: str = DEFAULT_LOADER, embed_slice: int = EMBED_SLICE,
+                 passwords: MutableMapping[str, str] | None = None) -> None:
         self.store = store
+        # The session's passwords of encrypted files (path -> password): in memory only, handed to the parser
+        # through its pipe; a password the file refuses is dropped.
+        self.passwords: MutableMapping[str, str] = passwords if passwords is not None else {}
         self.embed_slice = embed_slice
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
@@ -154,7 +198,22 @@ class Indexer:
             targets = [normalise(p) for p in paths]
             for target in targets:
                 self.store.add_root(collection_id, target)
+            self._include_under(targets)  # added again by hand: no longer left out
         yield from self.sync(targets, cancel=cancel)
+
+    def include(self, paths: Sequence[Path | str], cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Index again files or folders that were forgotten inside a followed folder."""
+        targets = [normalise(p) for p in paths]
+        with disk_full_is_plain(self.store.conn):
+            self._include_under(targets)
+        yield from self.sync(targets, cancel=cancel)
+
+    def unlock(self, path: Path | str, password: str,
+               cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
+        """Read an encrypted file again with its password (kept for this session only)."""
+        target = normalise(path)
+        self.passwords[target] = password
+        yield from self.sync([target], cancel=cancel)
 
     def sync(self, targets: Sequence[Path | str] | None = None, collection: str | None = None,
              cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
@@ -166,7 +225,10 @@ class Indexer:
             yield from self._apply(plan, started, cancel)
 
     def forget(self, paths: Sequence[Path | str]) -> int:
-        """Remove every trace of these files or folders (and stop following them). Returns documents removed."""
+        """Remove every trace of these files or folders (and stop following them). Returns documents removed.
+
+        A file or folder inside a folder that stays followed is excluded from it (only its path is kept), so the
+        next scan leaves it out instead of reading it again."""
         states = self.store.file_states()
         forgotten: set[int] = set()
         with disk_full_is_plain(self.store.conn):
@@ -174,9 +236,19 @@ class Indexer:
                 for _, root in self.store.roots():
                     if under(root, target):
                         self.store.remove_root(root)
+                self._include_under([target])  # nothing under a forgotten folder needs excluding any more
+                owner = self._root_of(target, self.store.roots())
+                if owner is not None:
+                    self.store.exclude(owner[0], target)
                 forgotten.update(state.id for path, state in states.items() if under(path, target))
+                for path in [p for p in self.passwords if under(p, target)]:
+                    del self.passwords[path]
             self.store.forget_documents(forgotten)
         return len(forgotten)
+
+    def _include_under(self, targets: Sequence[str]) -> None:
+        excluded = [e.path for e in self.store.exclusions()]
+        self.store.include(p for p in excluded if any(under(p, target) for target in targets))
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -198,8 +270,10 @@ class Indexer:
                 if owner is not None:
                     scopes.append((owner[0], target))
         scan = ScanResult()
+        excluded = frozenset(e.path for e in self.store.exclusions())
         for collection_id, scope in scopes:
-            scan_target(scope, collection_id, scan, explicit=any(scope == root for _, root in roots))
+            scan_target(scope, collection_id, scan, explicit=any(scope == root for _, root in roots),
+                        excluded=excluded)
         states = self.store.file_states()
         in_scope = {p: s for p, s in states.items() if any(under(p, scope) for _, scope in scopes)}
 
@@ -209,6 +283,8 @@ class Indexer:
             state = states.get(candidate.path)
             if state is not None and state.reader_version != READER_VERSION:
                 state = None  # read by an older reader: read it again, whatever its size and content
+            if state is not None and state.status == NEEDS_PASSWORD and candidate.path in self.passwords:
+                state = None  # a password was given since: read it again with it
             if (state is not None and (state.size, state.mtime_ns, state.collection_id)
                     == (candidate.size, candidate.mtime_ns, candidate.collection_id)):
                 continue
@@ -246,15 +322,15 @@ class Indexer:
         summary = {"indexed": 0, "moved": 0, "touched": 0, "removed": 0, "failed": 0,
                    "unchanged": 0, "unsupported": plan.scan.unsupported}
         progress = IndexProgress("indexing", files_total=len(plan.to_index),
-                                 bytes_total=sum(c.size for c in plan.to_index),
                                  queued=tuple(c.path for c in plan.to_index), summary=summary)
+        estimate = Estimate(len(plan.to_index))
 
         def emit(outcome: FileOutcome | None = None) -> IndexProgress:
             """A snapshot: consumers keep events (or hand them to another thread), so never reuse one."""
             if outcome is not None:
                 summary[outcome.action] = summary.get(outcome.action, 0) + 1
             return dataclasses.replace(progress, elapsed_s=time.monotonic() - started, outcome=outcome,
-                                       summary=dict(summary))
+                                       eta_s=estimate.left_s(progress.work_done), summary=dict(summary))
 
         for state, candidate in plan.moved:
             self.store.move_document(state.id, candidate.path, candidate.size, candidate.mtime_ns)
@@ -272,50 +348,59 @@ class Indexer:
                 problem.status, problem.reason)
             yield emit(FileOutcome(problem.path, "failed", problem.status, problem.reason))
 
-        yield emit()  # what is queued, before the first file takes its time
         cancelled = False
         with ParserProcess(self.parse_timeout_s, self.max_file_bytes, self.loader) as parser:
             if plan.to_index:
-                parser.submit(Path(plan.to_index[0].path))
+                self._submit(parser, plan.to_index[0])
             for position, candidate in enumerate(plan.to_index):
                 if cancel is not None and cancel.is_set():
                     cancelled = True
                     break
-                progress.current = candidate.path
+                progress.current, progress.stage = candidate.path, "reading"
+                yield emit()  # the file being read now, before it takes its time
                 try:
                     document: ParsedDocument | None = parser.result()
                     error: LoadError | None = None
                 except LoadError as load_error:
                     document, error = None, load_error
+                estimate.start()
                 if position + 1 < len(plan.to_index):
-                    parser.submit(Path(plan.to_index[position + 1].path))  # parse the next while this embeds
-                progress.current_bytes = candidate.size
+                    self._submit(parser, plan.to_index[position + 1])  # parse the next while this embeds
 
-                def within(done: int, total: int) -> IndexProgress:
+                def within(done: int, total: int, page: int) -> IndexProgress:
                     progress.current_chunks_done, progress.current_chunks_total = done, total
+                    progress.current_page = page
                     return emit()
 
                 if document is not None:
+                    progress.stage, progress.current_pages = "embedding", len(document.pages)
+                    yield emit()
                     outcome = yield from self._index_document(candidate, document, cancel, within)
                 else:
                     outcome = self._record_error(candidate, error)
                 progress.current_chunks_done = progress.current_chunks_total = 0
+                progress.current_pages = progress.current_page = 0
                 if outcome is None:  # cancelled while embedding: this file stays as it was
                     cancelled = True
                     break
                 progress.files_done += 1
-                progress.bytes_done += candidate.size
                 progress.chunks_done += outcome.chunks
                 progress.pages_done += outcome.pages
+                progress.current, progress.stage = "", ""
                 yield emit(outcome)
         summary["unchanged"] = (len(plan.scan.candidates) - len(plan.to_index) - len(plan.moved)
                                 - len(plan.touched))
         progress.phase = "cancelled" if cancelled else "finished"
-        progress.current = ""
+        progress.current, progress.stage = "", ""
         yield emit()
+
+    def _submit(self, parser: ParserProcess, candidate: Candidate) -> None:
+        parser.submit(Path(candidate.path), password=self.passwords.get(candidate.path, ""))
 
     def _record_error(self, candidate: Candidate, error: LoadError | None) -> FileOutcome:
         assert error is not None
+        if error.status == NEEDS_PASSWORD and self.passwords.pop(candidate.path, None) is not None:
+            error = LoadError(NEEDS_PASSWORD, WRONG_PASSWORD)  # forgotten at once: it is no use
         self.store.record_failure(self._new_document(candidate, None), error.status, error.reason)
         return FileOutcome(candidate.path, "failed", error.status, error.reason)
 
@@ -362,5 +447,5 @@ class Indexer:
             batch = missing[start : start + self.embed_slice]
             matrix[batch] = self.embedder.embed([chunks[i].text for i in batch])
             if start + self.embed_slice < len(missing):
-                yield within(len(chunks) - len(missing) + start + len(batch), len(chunks))
+                yield within(len(chunks) - len(missing) + start + len(batch), len(chunks), chunks[batch[-1]].page or 0)
         return matrix, len(missing)

@@ -122,9 +122,22 @@ def _m004_forgetting_leaves_nothing(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN sources_forgotten INTEGER NOT NULL DEFAULT 0")
 
 
+def _m005_exclusions(conn: apsw.Connection) -> None:
+    # Files or folders forgotten inside a followed folder: the scanner leaves them out until they are included
+    # again. Only the path is kept, never anything of the content.
+    conn.execute(
+        """
+        CREATE TABLE exclusions(
+            path TEXT PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE
+        );
+        """
+    )
+
+
 # Append only: a migration that has shipped is never edited.
 MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version,
-                               _m004_forgetting_leaves_nothing]
+                               _m004_forgetting_leaves_nothing, _m005_exclusions]
 
 _migrate_lock = threading.Lock()
 

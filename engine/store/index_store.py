@@ -17,7 +17,7 @@ import numpy as np
 from engine.embedding.embedder import Vectors
 from engine.errors import IndexMismatchError
 from engine.filenames import from_db, printable, to_db
-from engine.records import ChunkSpan, Collection, DocumentRecord
+from engine.records import ChunkSpan, Collection, DocumentRecord, Exclusion
 from engine.store.conversations import ConversationStore
 from engine.store.db import get_meta, purge, rows, scalar, set_meta, write_transaction
 
@@ -114,6 +114,32 @@ class IndexStore:
             found = rows(self.conn, "SELECT collection_id, path FROM roots WHERE collection_id = ? ORDER BY path",
                          (collection_id,))
         return [(int(c), from_db(p)) for c, p in found]
+
+    # -- exclusions: forgotten inside a followed folder, left out of its scans --------------------
+
+    def exclude(self, collection_id: int, path: str) -> None:
+        """Keep ``path`` (a file or folder inside a followed folder) out of the index: only its path is kept."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO exclusions(path, collection_id) VALUES (?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET collection_id = excluded.collection_id",
+                (to_db(path), collection_id),
+            )
+
+    def include(self, paths: Iterable[str]) -> None:
+        """Stop excluding these paths (the next scan of their folder reads them again)."""
+        with self.conn:
+            for path in paths:
+                self.conn.execute("DELETE FROM exclusions WHERE path = ?", (to_db(path),))
+
+    def exclusions(self, collection: str | None = None) -> list[Exclusion]:
+        """Every excluded path with its collection's name, by path."""
+        query = "SELECT e.path, c.name FROM exclusions e JOIN collections c ON c.id = e.collection_id"
+        args: tuple[object, ...] = ()
+        if collection is not None:
+            query += " WHERE c.name = ?"
+            args = (collection,)
+        return [Exclusion(from_db(path), str(name)) for path, name in rows(self.conn, query + " ORDER BY e.path", args)]
 
     def collections(self) -> list[Collection]:
         result = []

@@ -20,11 +20,11 @@ def write_pdf(path: Path, pages: Sequence[str]) -> Path:
     return path
 
 
-def write_encrypted_pdf(path: Path, text: str) -> Path:
+def write_encrypted_pdf(path: Path, text: str, password: str = "secret") -> Path:
     document = pymupdf.open()
     document.new_page().insert_text((72, 72), text)
     aes_256 = pymupdf.PDF_ENCRYPT_AES_256  # type: ignore[attr-defined]
-    document.save(path, encryption=aes_256, owner_pw="owner", user_pw="secret")
+    document.save(path, encryption=aes_256, owner_pw="owner", user_pw=password)
     document.close()
     return path
 

@@ -33,8 +33,9 @@ _MUPDF_ARCHIVES = frozenset({".epub", ".xps", ".oxps"})
 _ZIP_FORMATS = _MUPDF_ARCHIVES | docx.EXTENSIONS
 
 
-def load(path: Path, *, max_bytes: int) -> ParsedDocument:
-    """Read and parse ``path``; raises LoadError for anything that cannot be indexed."""
+def load(path: Path, *, max_bytes: int, password: str = "") -> ParsedDocument:
+    """Read and parse ``path`` (an encrypted PDF with ``password``); raises LoadError for anything that cannot be
+    indexed."""
     ext = path.suffix.lower()
     loader = _LOADERS.get(ext)
     if loader is None:
@@ -45,6 +46,8 @@ def load(path: Path, *, max_bytes: int) -> ParsedDocument:
     _check_content(data, ext)
     if ext in _MUPDF_ARCHIVES:
         check_archive(data, f"{ext.lstrip('.').upper()} file")  # MuPDF unpacks it: bound that first
+    if loader is pdf.load_pdf:
+        return pdf.load_pdf(data, path, password)
     return loader(data, path)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, SKIPPED, LoadError
+from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, NEEDS_PASSWORD, LoadError
 from engine.records import PageSpan, ParsedDocument
 
 # Extension -> PyMuPDF filetype.
@@ -40,7 +40,7 @@ class _Block:
         return self.text.count("\n") + 1
 
 
-def load_pdf(data: bytes, path: Path) -> ParsedDocument:
+def load_pdf(data: bytes, path: Path, password: str = "") -> ParsedDocument:
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     pymupdf.TOOLS.mupdf_display_errors(False)
@@ -53,14 +53,14 @@ def load_pdf(data: bytes, path: Path) -> ParsedDocument:
     except _mupdf_errors() as exc:
         raise LoadError(FAILED, f"corrupt or unreadable {label}: {_short(exc)}") from exc
     try:
-        return _extract(document, path, filetype, label)
+        return _extract(document, path, filetype, label, password)
     finally:
         document.close()
 
 
-def _extract(document: Any, path: Path, filetype: str, label: str) -> ParsedDocument:
-    if document.needs_pass and not document.authenticate(""):
-        raise LoadError(SKIPPED, "encrypted: needs a password")
+def _extract(document: Any, path: Path, filetype: str, label: str, password: str) -> ParsedDocument:
+    if document.needs_pass and not document.authenticate(password):
+        raise LoadError(NEEDS_PASSWORD, "encrypted: needs a password")
     try:
         page_count = document.page_count
     except _mupdf_errors() as exc:
