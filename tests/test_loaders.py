@@ -394,7 +394,7 @@ def test_html_main_text(tmp_path: Path) -> None:
         assert dropped not in doc.text
     assert "The moon’s pull raises the sea — twice a day." in doc.text
     assert "Sun and moon align.\nNew line here." in doc.text
-    assert "Tide | Height\nSpring | High" in doc.text
+    assert "Tide: Spring | Height: High" in doc.text  # each row with its header
     assert [(h.level, h.title) for h in doc.headings] == [(1, "Tides"), (2, "Spring tides")]
     for heading in doc.headings:
         assert doc.text[heading.offset :].startswith(heading.title)
@@ -443,7 +443,7 @@ def test_docx(tmp_path: Path) -> None:
     assert [(h.level, h.title) for h in doc.headings] == [(1, "Overview"), (2, "Details")]
     assert "First paragraph with\tTab." in doc.text
     assert "Line one\nline two" in doc.text
-    assert "Name | Value\ndepth | 12 m" in doc.text
+    assert "Name: depth | Value: 12 m" in doc.text  # each row with its header
     assert doc.text.index("12 m") < doc.text.index("After the table.")
     for heading in doc.headings:
         assert doc.text[heading.offset :].startswith(heading.title)

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 # Bump when the loaders or the chunker change what a file turns into: documents read by an older version are
 # read again at the next sync, as if they had changed (their unchanged chunks keep their vectors).
 # 1: PDF line-end hyphens kept where the document writes the word hyphenated ("polynomial-time").
-READER_VERSION = 1
+# 2: tables in PDF, Word and HTML read row by row, each row with its header; CSV read as a table.
+READER_VERSION = 2
 
 EMBED_SLICE = 256  # chunks embedded between two cancel checks (and progress events)
 # No time-left estimate before this much of the run has been seen: the seconds of work observed, and the files'

@@ -1,4 +1,4 @@
-"""Word .docx with the standard library: paragraphs, headings and tables in body order."""
+"""Word .docx with the standard library and defusedxml: paragraphs, headings and tables in body order."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.ingest.loaders.archive import open_archive, read_member
+from engine.ingest.loaders.safe_xml import parse_part
+from engine.ingest.loaders.tables import merge_header_rows, render_table
 from engine.ingest.status import EMPTY, FAILED, SKIPPED, LoadError
 from engine.records import Heading, ParsedDocument
 
@@ -56,14 +58,10 @@ def _part(archive: zipfile.ZipFile, name: str, *, required: bool = False) -> ET.
             raise LoadError(FAILED, f"corrupt Word file: no {name} inside") from None
         return None
     try:
-        return ET.fromstring(read_member(archive, info, _LABEL))  # bounded however the header lies
+        return parse_part(read_member(archive, info, _LABEL), _LABEL, name)  # bounded however the header lies
     except LoadError as exc:
         if required or exc.status == SKIPPED:
             raise
-        return None
-    except ET.ParseError as exc:
-        if required:
-            raise LoadError(FAILED, f"corrupt Word file: {name}: {exc}") from exc
         return None
 
 
@@ -182,17 +180,18 @@ def _collect(element: ET.Element, out: list[str]) -> None:
 
 
 def _table_text(table: ET.Element) -> str:
-    rows: list[str] = []
+    """The table's rows with their header: the rows Word repeats on each page, else a header-like first row."""
+    rows: list[list[str]] = []
+    header_rows = 0
     for row in table.findall(f"{_W}tr"):
-        cells = []
-        for cell in row.findall(f"{_W}tc"):
-            text = " ".join(
-                " ".join(_paragraph_text(p).split()) for p in cell.iter(f"{_W}p")
-            ).strip()
-            cells.append(text)
-        if any(cells):
-            rows.append(" | ".join(cells))
-    return "\n".join(rows)
+        cells = [" ".join(" ".join(_paragraph_text(p).split()) for p in cell.iter(f"{_W}p"))
+                 for cell in row.findall(f"{_W}tc")]
+        if header_rows == len(rows) and row.find(f"{_W}trPr/{_W}tblHeader") is not None:
+            header_rows += 1
+        rows.append(cells)
+    if header_rows and header_rows < len(rows):
+        return render_table(rows[header_rows:], header=merge_header_rows(rows[:header_rows]))
+    return render_table(rows)
 
 
 def _core_title(core: ET.Element | None) -> str:

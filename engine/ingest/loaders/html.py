@@ -1,4 +1,4 @@
-"""HTML with the standard library's parser: main text, title and h1-h6 headings."""
+"""HTML with the standard library's parser: main text, title, h1-h6 headings, tables with their headers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from engine.ingest.loaders.tables import merge_header_rows, render_table
 from engine.ingest.loaders.text import decode
 from engine.ingest.status import EMPTY, LoadError
 from engine.records import Heading, ParsedDocument
@@ -90,6 +91,39 @@ class _Writer:
         self.length += len(data)
 
 
+class _Table:
+    """The cells of one table as it is read; a table inside a cell reads as that cell's text."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[list[str]]] = []  # row -> cell -> text pieces
+        self.header_rows: list[bool] = []  # in <thead>, or only <th> cells
+        self.depth = 1  # nested tables open inside this one
+        self.in_head = False
+
+    def row(self) -> None:
+        self.rows.append([])
+        self.header_rows.append(True)
+
+    def cell(self, tag: str) -> None:
+        if not self.rows:
+            self.row()
+        self.rows[-1].append([])
+        self.header_rows[-1] = self.header_rows[-1] and (tag == "th" or self.in_head)
+
+    def text(self, data: str) -> None:
+        if self.rows and self.rows[-1]:
+            self.rows[-1][-1].append(data)
+
+    def render(self) -> str:
+        rows = [[" ".join(pieces) for pieces in row] for row in self.rows]
+        leading = 0
+        while leading < len(rows) and self.header_rows[leading] and rows[leading]:
+            leading += 1
+        if 0 < leading < len(rows):
+            return render_table(rows[leading:], header=merge_header_rows(rows[:leading]))
+        return render_table(rows)
+
+
 class _Extractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -103,6 +137,7 @@ class _Extractor(HTMLParser):
         self._main_depth = 0
         self._article_depth = 0
         self._pre_depth = 0
+        self._table: _Table | None = None
 
     def _writers(self) -> list[_Writer]:
         writers = [self.everything]
@@ -136,7 +171,7 @@ class _Extractor(HTMLParser):
         while self.stack:
             open_tag, skipped = self.stack.pop()
             if not self._skip_depth or (skipped and self._skip_depth == 1):
-                self._close_break(open_tag)
+                self._close_break(open_tag, skipped)
             self._enter(open_tag, skipped, -1)
             if open_tag == tag:
                 break
@@ -148,6 +183,8 @@ class _Extractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title_parts.append(data)
+        elif self._table is not None and not self._skip_depth:
+            self._table.text(data)
         elif not self._skip_depth:
             for writer in self._writers():
                 writer.text(data, self._pre_depth > 0)
@@ -174,6 +211,9 @@ class _Extractor(HTMLParser):
             self.handle_endtag(self.stack[-1][0])
 
     def _open_break(self, tag: str) -> None:
+        if self._table is not None or tag == "table":
+            self._open_table_part(tag)
+            return
         if tag in _BLOCK:
             self._break("\n\n")
         elif tag in _CELL:
@@ -182,7 +222,11 @@ class _Extractor(HTMLParser):
             for writer in self._writers():
                 writer.start_heading(_HEADING[tag])
 
-    def _close_break(self, tag: str) -> None:
+    def _close_break(self, tag: str, skipped: bool) -> None:
+        if self._table is not None:
+            if not skipped:  # a hidden element's end: its start never reached the table
+                self._close_table_part(tag)
+            return
         if tag in _HEADING:
             for writer in self._writers():
                 writer.end_heading()
@@ -190,6 +234,34 @@ class _Extractor(HTMLParser):
             self._break("\n\n")
         elif tag == "tr":
             self._break("\n")
+
+    def _open_table_part(self, tag: str) -> None:
+        if self._table is None:
+            self._table = _Table()
+        elif tag == "table":
+            self._table.depth += 1
+        elif self._table.depth == 1 and tag == "thead":
+            self._table.in_head = True
+        elif self._table.depth == 1 and tag == "tr":
+            self._table.row()
+        elif self._table.depth == 1 and tag in _CELL:
+            self._table.cell(tag)
+
+    def _close_table_part(self, tag: str) -> None:
+        table = self._table
+        assert table is not None
+        if tag == "thead":
+            table.in_head = False
+        elif tag == "table":
+            table.depth -= 1
+            if not table.depth:
+                self._table = None
+                self._break("\n\n")
+                text = table.render()
+                if text:
+                    for writer in self._writers():
+                        writer.text(text, preformatted=True)
+                self._break("\n\n")
 
     def _break(self, separator: str) -> None:
         for writer in self._writers():
@@ -202,18 +274,21 @@ def _charset(data: bytes) -> str | None:
 
 
 def load_html(data: bytes, path: Path) -> ParsedDocument:
-    markup = decode(data, path.suffix.lower(), declared=_charset(data))
+    text, title, headings = page_text(decode(data, path.suffix.lower(), declared=_charset(data)))
+    if not text.strip():
+        raise LoadError(EMPTY, "no text in this page")
+    if not title:
+        title = headings[0].title if headings else path.stem
+    return ParsedDocument(text=text, kind="html", title=title, headings=headings)
+
+
+def page_text(markup: str) -> tuple[str, str, list[Heading]]:
+    """The page's main text, its <title> ("" when none) and its headings."""
     parser = _Extractor()
     parser.feed(markup)
     parser.close()
     writer = _choose(parser)
-    text = writer.result()
-    if not text.strip():
-        raise LoadError(EMPTY, "no text in this page")
-    title = _SPACES.sub(" ", "".join(parser.title_parts)).strip()
-    if not title:
-        title = writer.headings[0].title if writer.headings else path.stem
-    return ParsedDocument(text=text, kind="html", title=title, headings=writer.headings)
+    return writer.result(), _SPACES.sub(" ", "".join(parser.title_parts)).strip(), writer.headings
 
 
 def _choose(parser: _Extractor) -> _Writer:

@@ -104,10 +104,11 @@ def page_text(page: Any) -> str:
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     flags = pymupdf.TEXT_MEDIABOX_CLIP  # no ligatures or odd whitespace kept; no images
-    blocks = []
+    tables = page_tables(page)  # each table one block, its rows carrying the header
+    blocks = [_Block(t.x0, t.y0, t.x1, t.y1, t.text) for t in tables]
     for x0, y0, x1, y1, text, _number, block_type in page.get_text("blocks", flags=flags):
         cleaned = _clean_block(text) if block_type == 0 else ""
-        if cleaned:
+        if cleaned and not any(t.covers(x0, y0, x1, y1) for t in tables):
             blocks.append(_Block(x0, y0, x1, y1, cleaned))
     return "\n\n".join(block.text for block in reading_order(blocks))
 
