@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.ingest.loaders import SUPPORTED_EXTENSIONS, docx, html, pdf, text
+from engine.ingest.loaders import SUPPORTED_EXTENSIONS, docx, html, images, pdf, text
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ def _paged_formats() -> tuple[Format, ...]:
 
 FORMATS: tuple[Format, ...] = (
     *_paged_formats(),
+    Format("image (PNG, JPEG, TIFF)", images.EXTENSIONS, paged=True),  # read by OCR
     Format("Word", docx.EXTENSIONS),
     Format("HTML", html.EXTENSIONS),
     Format("Markdown", text.MARKDOWN_EXTENSIONS),

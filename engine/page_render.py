@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ingest import loaders
+from engine.ingest.loaders import ocr
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -91,7 +92,8 @@ def render_page(path: str, page_number: int, passage: str = "", target_width: in
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         highlights: list[tuple[float, float, float, float]] = []
         if passage.strip():
-            words = [(w[0], w[1], w[2], w[3], str(w[4]), int(w[5]), int(w[6])) for w in page.get_text("words")]
+            words = (ocr.page_words(page) if ocr.needs_ocr(page) else  # a scan: the words OCR read, as indexed
+                     [(w[0], w[1], w[2], w[3], str(w[4]), int(w[5]), int(w[6])) for w in page.get_text("words")])
             marked = passage_words(words, passage)
             highlights = [(x0 * zoom, y0 * zoom, x1 * zoom, y1 * zoom) for x0, y0, x1, y1 in line_rectangles(marked)]
         return RenderedPage(path, number, count, pixmap.width, pixmap.height, pixmap.stride, bytes(pixmap.samples),

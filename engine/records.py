@@ -35,6 +35,8 @@ class ParsedDocument:
     title: str = ""
     pages: list[PageSpan] = field(default_factory=list)
     headings: list[Heading] = field(default_factory=list)
+    ocr_pages: tuple[int, ...] = ()  # pages whose text OCR read (scans, photos)
+    problems: tuple[str, ...] = ()  # what could not be read, for people: "damaged: …", "page 7: OCR found no text"
 
     def page_at(self, offset: int) -> int | None:
         for page in self.pages:

@@ -121,14 +121,14 @@ def test_bad_files_are_named_with_reasons_and_the_rest_is_indexed(tmp_path: Path
     assert found["good.pdf"][:2] == ("indexed", "indexed")
     assert found["corrupt.pdf"][1] == "failed"
     assert found["locked.pdf"][1:] == ("needs_password", "encrypted: needs a password")
-    assert found["scan.pdf"][1:] == ("needs_ocr", "no text layer: needs OCR")
+    assert found["scan.pdf"][1:] == ("empty", "no text found: OCR read nothing on page 1")
     assert found["empty.txt"][1] == "empty"
     assert found["huge.txt"][1] == "skipped" and "too large" in found["huge.txt"][2]
     assert found["fake.txt"][1] == "skipped" and "binary" in found["fake.txt"][2]
     assert "symbolic link loop" in found["loop"][2]
     assert "broken symbolic link" in found["dangling.md"][2]
     statuses = {os.path.basename(d.path): (d.status, d.error) for d in store.documents()}
-    assert statuses["scan.pdf"] == ("needs_ocr", "no text layer: needs OCR")
+    assert statuses["scan.pdf"] == ("empty", "no text found: OCR read nothing on page 1")
     assert last.summary["indexed"] == 1
     assert_consistent(store)
 

@@ -12,7 +12,7 @@ import pymupdf
 import pytest
 
 from engine.ingest.loaders import SUPPORTED_EXTENSIONS, format_size, load
-from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, NEEDS_PASSWORD, SKIPPED, LoadError
+from engine.ingest.status import EMPTY, FAILED, NEEDS_PASSWORD, SKIPPED, LoadError
 from engine.records import ParsedDocument
 
 MAX = 10 * 2**20
@@ -118,7 +118,7 @@ def test_owner_password_only_pdf_loads(tmp_path: Path) -> None:
     assert "readable text" in _load(path).text
 
 
-def test_scanned_pdf_needs_ocr(tmp_path: Path) -> None:
+def test_blank_scanned_pdf_is_empty_after_ocr(tmp_path: Path) -> None:
     document = pymupdf.open()
     page = document.new_page()
     pixmap = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 40, 40), False)
@@ -127,7 +127,7 @@ def test_scanned_pdf_needs_ocr(tmp_path: Path) -> None:
     path = tmp_path / "scan.pdf"
     document.save(path)
     error = _error(path)
-    assert (error.status, error.reason) == (NEEDS_OCR, "no text layer: needs OCR")
+    assert (error.status, error.reason) == (EMPTY, "no text found: OCR read nothing on page 1")
 
 
 def test_blank_pdf_is_empty(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 INDEXED = "indexed"
+INDEXED_OCR = "indexed_ocr"  # indexed, and some of its pages were read by OCR (scans, photos)
 FAILED = "failed"  # corrupt, unreadable, timed out, ... (reason says which)
 NEEDS_OCR = "needs_ocr"  # a scanned PDF with no text layer
 EMPTY = "empty"  # a readable file with no text at all

@@ -37,7 +37,7 @@ from engine.ingest.chunker import chunk_document
 from engine.ingest.parser_process import DEFAULT_LOADER, ParserProcess
 from engine.ingest.regular import open_regular
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
-from engine.ingest.status import EMPTY, INDEXED, NEEDS_PASSWORD, LoadError
+from engine.ingest.status import EMPTY, INDEXED, INDEXED_OCR, NEEDS_PASSWORD, LoadError
 from engine.records import ChunkSpan, ParsedDocument
 from engine.store.db import disk_full_is_plain
 from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, NewDocument
@@ -304,7 +304,8 @@ class Indexer:
                 pending.append(candidate)
 
         vanished = {p: s for p, s in in_scope.items() if p not in scan.candidates and p not in scan.problems}
-        movable = {s.content_hash: s for s in vanished.values() if s.status == INDEXED and s.content_hash}
+        movable = {s.content_hash: s for s in vanished.values()
+                   if s.status in (INDEXED, INDEXED_OCR) and s.content_hash}
         moved: list[tuple[FileState, Candidate]] = []
         to_index: list[Candidate] = []
         for candidate in pending:
@@ -428,8 +429,9 @@ class Indexer:
         if vectors is None:
             return None
         matrix, embedded = vectors
-        self.store.write_document(new_document, chunks, matrix, hashes)
-        return FileOutcome(candidate.path, "indexed", INDEXED, pages=len(document.pages), chunks=len(chunks),
+        status, note = INDEXED_OCR if document.ocr_pages else INDEXED, "; ".join(document.problems)
+        self.store.write_document(new_document, chunks, matrix, hashes, status=status, note=note)
+        return FileOutcome(candidate.path, "indexed", status, note, pages=len(document.pages), chunks=len(chunks),
                            embedded=embedded)
 
     def _vectors_for(self, chunks: Sequence[ChunkSpan], hashes: Sequence[str], cancel: threading.Event | None,

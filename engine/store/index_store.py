@@ -189,12 +189,13 @@ class IndexStore:
         ]
 
     def write_document(self, doc: NewDocument, chunks: Sequence[ChunkSpan], vectors: Vectors,
-                       text_hashes: Sequence[str]) -> int:
-        """Replace everything indexed for ``doc.path`` with these chunks and vectors, atomically."""
+                       text_hashes: Sequence[str], *, status: str = "indexed", note: str = "") -> int:
+        """Replace everything indexed for ``doc.path`` with these chunks and vectors, atomically; ``note`` says
+        what of the file could not be read (kept where a failure keeps its reason)."""
         assert len(chunks) == len(vectors) == len(text_hashes)
         bits = np.packbits(vectors > 0, axis=1)
         with self.conn:
-            doc_id = self._upsert_document(doc, status="indexed", error="", chunk_count=len(chunks))
+            doc_id = self._upsert_document(doc, status=status, error=note, chunk_count=len(chunks))
             self._delete_chunks(doc_id)
             rows = zip(chunks, vectors, bits, text_hashes, strict=True)
             for ordinal, (chunk, vector, bit, text_hash) in enumerate(rows):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.ingest.loaders import docx, html, pdf, text
+from engine.ingest.loaders import docx, html, images, pdf, text
 from engine.ingest.loaders.archive import check_archive
 from engine.ingest.loaders.sniff import is_pdf, is_zip, sniff
 from engine.ingest.regular import NotRegularFileError, open_regular
@@ -25,6 +25,7 @@ for _extensions, _loader in (
     (html.EXTENSIONS, html.load_html),
     (docx.EXTENSIONS, docx.load_docx),
     (pdf.EXTENSIONS, pdf.load_pdf),
+    (images.EXTENSIONS, images.load_image),
 ):
     _LOADERS.update(dict.fromkeys(_extensions, _loader))
 

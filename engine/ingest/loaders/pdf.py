@@ -9,11 +9,14 @@ split into columns at horizontal gaps and read left to right, recursively.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.ingest.loaders import ocr
+from engine.ingest.loaders.tables import page_tables
 from engine.ingest.status import EMPTY, FAILED, NEEDS_OCR, NEEDS_PASSWORD, LoadError
 from engine.records import PageSpan, ParsedDocument
 
@@ -50,8 +53,12 @@ def load_pdf(data: bytes, path: Path, password: str = "") -> ParsedDocument:
     label = "PDF" if filetype == "pdf" else ext.lstrip(".").upper()
     try:
         document = pymupdf.open(stream=data, filetype=filetype)
-    except _mupdf_errors() as exc:
-        raise LoadError(FAILED, f"corrupt or unreadable {label}: {_short(exc)}") from exc
+    except mupdf_errors() as exc:
+        detail = short_error(exc.__cause__ or exc)  # MuPDF's own words ("array not closed before end of file")
+        if filetype == "pdf" and b"%%EOF" not in data[-1024:]:
+            raise LoadError(FAILED, f"damaged: the file is cut short and the reader could not repair it ({detail})"
+                            ) from exc
+        raise LoadError(FAILED, f"corrupt or unreadable {label}: {detail}") from exc
     try:
         return _extract(document, path, filetype, label, password)
     finally:
@@ -61,31 +68,141 @@ def load_pdf(data: bytes, path: Path, password: str = "") -> ParsedDocument:
 def _extract(document: Any, path: Path, filetype: str, label: str, password: str) -> ParsedDocument:
     if document.needs_pass and not document.authenticate(password):
         raise LoadError(NEEDS_PASSWORD, "encrypted: needs a password")
+    repaired = document.is_pdf and document.is_repaired  # MuPDF rebuilt a broken file (cut short, corrupt)
     try:
         page_count = document.page_count
-    except _mupdf_errors() as exc:
-        raise LoadError(FAILED, f"corrupt or unreadable {label}: {_short(exc)}") from exc
+    except mupdf_errors() as exc:
+        raise LoadError(FAILED, f"corrupt or unreadable {label}: {short_error(exc)}") from exc
     if page_count == 0:
+        if repaired:
+            raise LoadError(FAILED, "damaged: repaired by the reader, but no page could be read "
+                                    "(the file is cut short or corrupt)")
         raise LoadError(EMPTY, "no text in this document")
     texts: list[str] = []
     errors: list[str] = []
+    unreadable: list[int] = []  # 0-based
+    scans: list[int] = []
     for number in range(page_count):
+        texts.append("")
         try:
-            texts.append(page_text(document.load_page(number)))
-        except _mupdf_errors() as exc:  # one broken page must not lose the others
-            texts.append("")
-            errors.append(_short(exc))
+            page = document.load_page(number)
+            if repaired and not _is_real_page(document, page):
+                unreadable.append(number)  # a stand-in MuPDF made for a page object the damage lost
+            elif ocr.needs_ocr(page):
+                scans.append(number)
+            else:
+                texts[number] = page_text(page)
+        except mupdf_errors() as exc:  # one broken page must not lose the others
+            unreadable.append(number)
+            errors.append(short_error(exc))
+    problems = list(_damage(repaired, unreadable, page_count))
+    ocr_pages: tuple[int, ...] = ()
+    if scans:
+        try:
+            ocr.engine()
+        except ocr.OcrUnavailableError as error:
+            if not any(t.strip() for t in texts):
+                raise LoadError(NEEDS_OCR, f"no text layer: needs OCR, which is unavailable: {error}") from error
+            problems.append(f"{_pages(scans)} not read: {'they need' if len(scans) > 1 else 'it needs'} OCR, "
+                            f"which is unavailable: {error}")
+        else:
+            reading = read_by_ocr(document, scans)
+            for number, page_ocr in reading.texts.items():
+                texts[number] = page_ocr
+            ocr_pages = tuple(n + 1 for n in sorted(reading.texts) if reading.texts[n].strip())
+            problems.extend(reading.problems(page_count))
     if not any(t.strip() for t in texts):
+        if repaired:
+            raise LoadError(FAILED, problems[0] + (", the rest hold no text" if len(unreadable) < page_count else ""))
         if errors and len(errors) == page_count:
             raise LoadError(FAILED, f"corrupt or unreadable {label}: {errors[0]}")
-        if _has_images(document):
-            raise LoadError(NEEDS_OCR, "no text layer: needs OCR")
+        if scans:
+            raise LoadError(EMPTY, f"no text found: OCR read nothing on {_pages(scans)}")
         raise LoadError(EMPTY, "no text in this document")
-    text, pages = _join(dehyphenate(texts))
-    return ParsedDocument(text=text, kind=filetype, title=_title(document, text, path), pages=pages)
+    if errors and not repaired:
+        problems.insert(0, f"{_pages(unreadable)} unreadable ({errors[0]})")
+    text, pages = join_pages(dehyphenate(texts))
+    return ParsedDocument(text=text, kind=filetype, title=_title(document, text, path), pages=pages,
+                          ocr_pages=ocr_pages, problems=tuple(problems))
 
 
-def _join(texts: list[str]) -> tuple[str, list[PageSpan]]:
+def _is_real_page(document: Any, page: Any) -> bool:
+    """Whether a page of a repaired PDF still has its page object (MuPDF stands in a blank one for a lost one)."""
+    try:
+        return bool(0 < page.xref < document.xref_length() and document.xref_get_key(page.xref, "Type")[1] == "/Page")
+    except mupdf_errors():
+        return False
+
+
+def _damage(repaired: bool, unreadable: list[int], page_count: int) -> list[str]:
+    if not repaired:
+        return []
+    if not unreadable:
+        return [f"damaged: repaired by the reader, all {page_count} pages read"]
+    if len(unreadable) == page_count:
+        return ["damaged: repaired by the reader, but no page could be read (the file is cut short or corrupt)"]
+    return [f"damaged: repaired by the reader, {len(unreadable)} of {page_count} pages unreadable "
+            f"({_pages(unreadable)})"]
+
+
+def _pages(numbers: list[int]) -> str:
+    """0-based page numbers for people: "page 3", "pages 3–5, 9"."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    named = ", ".join(f"{r[0] + 1}–{r[-1] + 1}" if len(r) > 1 else str(r[0] + 1) for r in runs)
+    return f"page{'s' if len(numbers) > 1 else ''} {named}"
+
+
+@dataclass
+class OcrReading:
+    """What OCR made of some pages of a document: each page's text (by 0-based number), and what went wrong."""
+
+    texts: dict[int, str]
+    failed: list[str]  # one reason per page OCR could not read, "page 7: ..."
+    blank: list[int]  # pages where OCR found no text
+    late: list[int]  # pages left unread at the time limit
+
+    def problems(self, page_count: int) -> tuple[str, ...]:
+        notes = list(self.failed)
+        if self.blank:
+            notes.append(f"{_pages(self.blank)}: OCR found no text")
+        if self.late:
+            notes.append(f"{_pages(self.late)} not read: OCR stopped at its time limit "
+                         f"({ocr.TIME_LIMIT_S:.0f} s a document)")
+        return tuple(notes)
+
+
+def ocr_text(page: ocr.OcrPage) -> str:
+    """The paragraphs OCR read on a page, in reading order, as ``page_text`` gives a text layer's."""
+    blocks = [_Block(b.x0, b.y0, b.x1, b.y1, b.text) for b in page.blocks]
+    return "\n\n".join(block.text for block in reading_order(blocks))
+
+
+def read_by_ocr(document: Any, numbers: list[int]) -> OcrReading:
+    """OCR of the given pages (0-based), in reading order, within the document's OCR time limit."""
+    reading = OcrReading({}, [], [], [])
+    page_errors: tuple[type[Exception], ...] = (*mupdf_errors(), ocr.OcrFailedError)
+    deadline = time.monotonic() + ocr.TIME_LIMIT_S
+    for position, number in enumerate(numbers):
+        if time.monotonic() > deadline:
+            reading.late = numbers[position:]
+            break
+        try:
+            page_ocr = ocr.read_page(document.load_page(number))
+        except page_errors as exc:
+            reading.failed.append(f"page {number + 1}: OCR could not read it ({short_error(exc)})")
+            continue
+        reading.texts[number] = ocr_text(page_ocr)
+        if not reading.texts[number].strip():
+            reading.blank.append(number)
+    return reading
+
+
+def join_pages(texts: list[str]) -> tuple[str, list[PageSpan]]:
     parts: list[str] = []
     pages: list[PageSpan] = []
     offset = 0
@@ -202,17 +319,6 @@ def _mergeable(previous: list[_Block], band: list[_Block], group: list[_Block]) 
     return len(_columns(group + band)) > 1
 
 
-def _has_images(document: Any) -> bool:
-    for number in range(document.page_count):
-        try:
-            page = document.load_page(number)
-            if page.get_images(full=False) or page.get_image_info():
-                return True
-        except _mupdf_errors():
-            continue
-    return False
-
-
 def _title(document: Any, text: str, path: Path) -> str:
     metadata = document.metadata or {}
     title = " ".join(str(metadata.get("title") or "").split())
@@ -220,19 +326,24 @@ def _title(document: Any, text: str, path: Path) -> str:
         title = title[len("microsoft word - ") :]
     if title and title.lower() not in ("untitled", "title"):
         return title
+    return first_line(text, path)
+
+
+def first_line(text: str, path: Path) -> str:
+    """A document's title when it names none: its first line of text, else the file's name."""
     for line in text.split("\n"):
         if line.strip():
             return line.strip()[:200]
     return path.stem
 
 
-def _mupdf_errors() -> tuple[type[Exception], ...]:
+def mupdf_errors() -> tuple[type[Exception], ...]:
     """What MuPDF raises on bad input: FileDataError (a RuntimeError), its C++ errors, ValueError."""
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     return (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase)
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     detail = " ".join(str(exc).split()) or type(exc).__name__
     return detail[:160]
