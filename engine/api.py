@@ -48,7 +48,7 @@ from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
 from engine.page_render import LoadedText, RenderedPage, load_text, render_page
 from engine.records import Citation, Collection, DocumentRecord, Exclusion, Hit, Quote
-from engine.retrieval.search import FUSIONS, Fusion, Retriever, SearchMode, has_documents
+from engine.retrieval.search import FUSIONS, Fusion, Retriever, Scope, SearchMode, has_documents, scope_names
 from engine.selftest import Check, run_self_test
 from engine.settings import Settings
 from engine.store.conversations import Conversation, ConversationStore, Message
@@ -94,6 +94,7 @@ __all__ = [
     "ModelMissingError",
     "Quote",
     "RenderedPage",
+    "Scope",
     "SearchMode",
     "Settings",
     "__version__",
@@ -165,8 +166,12 @@ class Conversations:
     def messages(self, conversation_id: int) -> list[Message]:
         return self._store().messages(conversation_id)
 
-    def create(self, title: str = "New chat", collection: str | None = None) -> Conversation:
-        return self._store().create(title, collection)
+    def create(self, title: str = "New chat", collections: Sequence[str] | None = None) -> Conversation:
+        """A new conversation searching ``collections`` (None: every collection)."""
+        return self._store().create(title, collections)
+
+    def set_collections(self, conversation_id: int, collections: Sequence[str] | None) -> None:
+        self._store().set_collections(conversation_id, collections)
 
     def rename(self, conversation_id: int, title: str) -> None:
         self._store().rename(conversation_id, title)
@@ -174,9 +179,11 @@ class Conversations:
     def delete(self, conversation_id: int) -> None:
         self._store().delete(conversation_id)
 
-    def add_message(self, conversation_id: int, role: str, content: str,
-                    citations: list[Citation] | None = None) -> Message:
-        return self._store().add_message(conversation_id, role, content, citations)
+    def add_message(self, conversation_id: int, role: str, content: str, citations: list[Citation] | None = None,
+                    *, stopped: bool = False, notice: str = "", closest: list[Citation] | None = None) -> Message:
+        """A message; for an answer, also how it ended (stopped, a decline's notice and closest passages)."""
+        return self._store().add_message(conversation_id, role, content, citations, stopped=stopped, notice=notice,
+                                         closest=closest)
 
     def delete_last_answer(self, conversation_id: int) -> None:
         """Drop the last answer (before asking its question again)."""
@@ -351,18 +358,22 @@ class Engine:
         self._check_collection(collection)
         return self._store().documents(collection)
 
-    def _check_collection(self, name: str | None) -> None:
+    def _check_collection(self, scope: Scope) -> None:
         """A plain error for a collection name that does not exist (a typo), instead of an empty result."""
-        names = [c.name for c in self.collections()] if name is not None else []
-        if name is not None and name not in names:
-            raise HushdocsError(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
+        wanted = scope_names(scope)
+        if not wanted:
+            return
+        names = [c.name for c in self.collections()]
+        for name in wanted:
+            if name not in names:
+                raise HushdocsError(f"no collection named {name!r}; collections: {', '.join(names) or 'none yet'}")
 
     def has_folders(self) -> bool:
         """Whether any folder or file was ever added (there is something to follow)."""
         return bool(self._store().roots())
 
-    def has_documents(self, collection: str | None = None) -> bool:
-        """Whether anything is indexed (in ``collection``) to answer from: the rule answers use too."""
+    def has_documents(self, collection: Scope = None) -> bool:
+        """Whether anything is indexed (in ``collection``: one or several) to answer from: the rule answers use too."""
         return has_documents(self._connection(), collection)
 
     # -- watching -------------------------------------------------------------------------------
@@ -425,9 +436,10 @@ class Engine:
         self._check_collection(collection)
         return self.retriever().search(query, k=k, collection=collection, mode=mode, document_id=document_id)
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: str | None = None,
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: Scope = None,
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
-        """Stream a grounded answer: status, tokens, then the final answer with its citations."""
+        """Stream a grounded answer from ``collection`` (one name, several, or None for all): status, tokens,
+        then the final answer with its citations."""
         if len(question) > MAX_QUESTION_CHARS:
             raise HushdocsError(f"the question is too long ({len(question):,} characters; at most "
                                 f"{MAX_QUESTION_CHARS:,}): ask about one thing at a time, the documents hold the rest")

@@ -44,7 +44,8 @@ def test_list_open_rename_delete_export(qtbot: QtBot, tmp_path: Path, qtmodeltes
     answer.sources.linkActivated.emit("cite:1")
     assert clicked and clicked[0].page == 2
 
-    panel.rename(conversation_id, "Brannock light")
+    with qtbot.waitSignal(window.ops.changed, timeout=5_000):  # the write runs off the GUI thread
+        panel.rename(conversation_id, "Brannock light")
     assert panel.model.data(panel.model.index(0)) == "Brannock light"
     assert "Brannock light" in window.chat.title.text()
 
@@ -55,7 +56,8 @@ def test_list_open_rename_delete_export(qtbot: QtBot, tmp_path: Path, qtmodeltes
 
     window.new_chat()
     assert window.chat.conversation_id is None and not window.chat.answer_views()
-    panel.delete(conversation_id, confirm=False)
+    with qtbot.waitSignal(window.ops.changed, timeout=5_000):
+        panel.delete(conversation_id, confirm=False)
     assert panel.model.rowCount() == 0
     assert engine.conversations().count() == 0
 

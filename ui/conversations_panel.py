@@ -1,4 +1,7 @@
-"""Saved conversations: list, new, rename, delete, export to Markdown (with sources)."""
+"""Saved conversations: list, new, rename, delete, export to Markdown (with sources).
+
+Renaming and deleting are operations of the ``OpRunner`` (off the GUI thread); the list refreshes when
+any operation announces that the conversations changed."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
 from engine.api import Conversation, Engine
 from ui import dialogs
 from ui.row_model import Index, RowListModel
+from ui.workers import Changes, OpRunner
 
 
 class ConversationModel(RowListModel[Conversation]):
@@ -46,9 +50,11 @@ class ConversationsPanel(QWidget):
     renamed = Signal(int, str)
     deleted = Signal(int)
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, ops: OpRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.ops = ops
+        ops.changed.connect(self._changed)
         self.model = ConversationModel(self)
         self.view = QListView()
         self.view.setModel(self.model)
@@ -102,17 +108,20 @@ class ConversationsPanel(QWidget):
             title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=old)
             if not ok:
                 return
-        self.engine.conversations().rename(conversation_id, title)
-        self.refresh(conversation_id)
-        self.renamed.emit(conversation_id, title.strip() or "Untitled")
+        conversations, new_title = self.engine.conversations(), title
+        self.ops.run(lambda: conversations.rename(conversation_id, new_title),
+                     Changes(conversation_list=True, conversation_id=conversation_id),
+                     on_done=lambda _: self.renamed.emit(conversation_id, new_title.strip() or "Untitled"),
+                     name="rename")
 
     def delete(self, conversation_id: int, confirm: bool = True) -> None:
         if confirm and not dialogs.ask_yes_no(self, "Delete conversation",
                                               "Delete this conversation? This cannot be undone."):
             return
-        self.engine.conversations().delete(conversation_id)
-        self.refresh()
-        self.deleted.emit(conversation_id)
+        conversations = self.engine.conversations()
+        self.ops.run(lambda: conversations.delete(conversation_id),
+                     Changes(conversation_list=True, conversation_id=conversation_id),
+                     on_done=lambda _: self.deleted.emit(conversation_id), name="delete conversation")
 
     def export(self, conversation_id: int, target: Path | None = None) -> Path | None:
         if target is None:
@@ -125,6 +134,10 @@ class ConversationsPanel(QWidget):
             target = Path(name)
         target.write_text(self.engine.conversations().export_markdown(conversation_id), "utf-8")
         return target
+
+    def _changed(self, changes: Changes) -> None:
+        if changes.conversation_list:
+            self.refresh()
 
     def _clicked(self, index: QModelIndex) -> None:
         value = index.data(ConversationModel.IdRole)

@@ -35,7 +35,7 @@ from ui.progress_strip import ProgressStrip
 from ui.settings_dialog import SettingsDialog
 from ui.source_viewer import SourceViewer
 from ui.theme import app_icon
-from ui.workers import Throttle, WorkerPool
+from ui.workers import OpRunner, Throttle, WorkerPool
 
 
 def window_settings() -> QSettings:
@@ -65,9 +65,10 @@ class MainWindow(QMainWindow):
         self.pool.crashed.connect(lambda details: dialogs.show_crash(self, details))
         self.indexing = IndexingController(self.engine, self.pool, self)
 
+        self.ops = OpRunner(self, on_thread_end=self.engine.release_connection)  # conversation writes, in order
         self.library = LibraryPanel(self.engine)
-        self.conversations = ConversationsPanel(self.engine)
-        self.chat = ChatPanel(self.engine, self.pool)
+        self.conversations = ConversationsPanel(self.engine, self.ops)
+        self.chat = ChatPanel(self.engine, self.pool, self.ops)
         self.viewer = SourceViewer(self.pool, self.engine.settings.max_file_mb * 1024 * 1024)
         self.viewer.hide()
         self.progress = ProgressStrip()
@@ -131,12 +132,10 @@ class MainWindow(QMainWindow):
         self.library.open_requested.connect(self.viewer.show_document)
         self.library.open_external_requested.connect(
             lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
-        self.library.collection_changed.connect(self._collection_changed)
 
         self.chat.has_documents = self._has_documents
-        self.chat.collection = self.library.collection()
         self.chat.citation_clicked.connect(self.viewer.show_citation)
-        self.chat.conversation_changed.connect(self.conversations.refresh)
+        self.chat.conversation_started.connect(self.conversations.select)
         self.chat.error.connect(self.notice.show_message)
         self.chat.busy_changed.connect(
             lambda busy: self.statusBar().showMessage("Answering…" if busy else "", 0 if busy else 2000))
@@ -337,10 +336,7 @@ class MainWindow(QMainWindow):
             self.library.set_collection(wanted)
 
     def _has_documents(self) -> bool:
-        return self.engine.has_documents(self.chat.collection)
-
-    def _collection_changed(self, name: str | None) -> None:
-        self.chat.collection = name
+        return self.engine.has_documents(self.chat.scope())
 
     # -- conversations --------------------------------------------------------------------------
 
@@ -421,5 +417,6 @@ class MainWindow(QMainWindow):
         self.indexing.cancel()
         self.indexing.stop_watching()
         self.pool.shutdown()
+        self.ops.shutdown()
         if self._close_engine:
             self.engine.close()

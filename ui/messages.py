@@ -1,4 +1,7 @@
-"""The widgets of one exchange: the question, and an answer with citation links, sources, copy and retry."""
+"""The widgets of one exchange: the question, and an answer with citation links, sources, copy and retry.
+
+While an answer is prepared its view shows the stage and the passages being read; once done, hovering a
+citation marker asks for its evidence (the chat panel shows the quoted sentences and the page)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QPalette, QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTextBrowser, QVBoxLayout, QWidget
 
-from engine.api import Citation
+from engine.api import Citation, Hit
 
 _MARKER = re.compile(r"\[(\d+)\]")
 # Markdown images and links the model wrote (a document may have asked for them: an image whose address
@@ -38,6 +41,11 @@ def link_citations(text: str, citations: list[Citation]) -> str:
     return _MARKER.sub(replace, defuse_markdown(text))
 
 
+def without_markers(text: str) -> str:
+    """A stopped fragment's text: its [n] markers point at nothing checked, so they go."""
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]*\[\d+\]", "", text)).strip()
+
+
 def quote_lines(citation: Citation, limit: int = 300) -> str:
     """The citation's supporting sentences as HTML quotes."""
     lines = []
@@ -57,6 +65,12 @@ def source_label(citation: Citation) -> str:
     where = f", page {citation.page}" if citation.page else ""
     section = f" · {citation.section}" if citation.section else ""
     return f"{name}{where}{section}"
+
+
+def reading_line(passages: list[Hit]) -> str:
+    """Which passages the model is reading, by document and page (shown while the answer is written)."""
+    places = dict.fromkeys(os.path.basename(h.path) + (f", page {h.page}" if h.page else "") for h in passages)
+    return "Reading: " + "; ".join(places) if places else ""
 
 
 class AutoHeightBrowser(QTextBrowser):
@@ -110,6 +124,8 @@ class AnswerView(QFrame):
     """One answer: streamed Markdown (repainted by the chat panel at ~10 Hz), then citations and sources."""
 
     citation_clicked = Signal(object)  # Citation
+    evidence_requested = Signal(object)  # the Citation whose marker or source the pointer is over
+    evidence_left = Signal()  # the pointer left it
     retry_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -123,10 +139,12 @@ class AnswerView(QFrame):
         self.status.setEnabled(False)  # secondary text in either colour scheme
         self.body = AutoHeightBrowser()
         self.body.anchorClicked.connect(self._anchor_clicked)
+        self.body.highlighted.connect(self._hovered)
         self.sources = QLabel()
         self.sources.setWordWrap(True)
         self.sources.setTextFormat(Qt.TextFormat.RichText)
         self.sources.linkActivated.connect(lambda link: self._anchor_clicked(QUrl(link)))
+        self.sources.linkHovered.connect(lambda link: self._hovered(QUrl(link)))
         self.sources.hide()
         self.copy_button = QPushButton("Copy answer")
         self.copy_button.clicked.connect(self.copy)
@@ -148,6 +166,11 @@ class AnswerView(QFrame):
     def set_status(self, text: str) -> None:
         self.status.setText(text)
 
+    def set_reading(self, passages: list[Hit]) -> None:
+        """The passages the model reads, under the answer while it is written."""
+        self.sources.setText(f"<i>{html.escape(reading_line(passages))}</i>")
+        self.sources.setVisible(bool(passages))
+
     def set_streaming_text(self, text: str) -> None:
         self.text = text
         self.body.setMarkdown(text + " ▍")
@@ -156,8 +179,11 @@ class AnswerView(QFrame):
                can_retry: bool = True, sources_forgotten: bool = False, closest: list[Citation] | None = None,
                left_out: list[str] | None = None) -> None:
         """The checked answer: its sources with the quoted sentences that support it; for a decline, what was
-        searched and the closest passages (links too, so the person can look for themselves)."""
+        searched and the closest passages (links too, so the person can look for themselves). A stopped fragment
+        was never checked: it is shown without markers, sources or passages."""
         self.finished = True
+        if stopped:
+            text, citations, closest = without_markers(text), [], []
         self.text = text
         self.citations = list(citations)
         self.closest = list(closest or [])
@@ -188,6 +214,7 @@ class AnswerView(QFrame):
     def show_error(self, message: str) -> None:
         self.finished = True
         self.body.setMarkdown(f"**Could not answer:** {message}")
+        self.sources.hide()
         self.status.setText("")
         self.retry_button.show()
 
@@ -197,16 +224,19 @@ class AnswerView(QFrame):
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text)
 
+    def link_target(self, url: QUrl) -> Citation | None:
+        """The citation (cite:n) or closest passage (near:n) a link stands for."""
+        listed = {"cite": self.citations, "near": self.closest}.get(url.scheme(), [])
+        return next((c for c in listed if str(c.n) == url.path()), None)
+
     def _anchor_clicked(self, url: QUrl) -> None:
-        if url.scheme() == "near":
-            near = next((c for c in self.closest if str(c.n) == url.path()), None)
-            if near is not None:
-                self.citation_clicked.emit(near)
-            return
-        if url.scheme() == "cite":
-            try:
-                citation = self.citation(int(url.path()))
-            except ValueError:
-                return
-            if citation is not None:
-                self.citation_clicked.emit(citation)
+        citation = self.link_target(url)
+        if citation is not None:
+            self.citation_clicked.emit(citation)
+
+    def _hovered(self, url: QUrl) -> None:
+        citation = self.link_target(url)
+        if citation is not None:
+            self.evidence_requested.emit(citation)
+        else:
+            self.evidence_left.emit()

@@ -4,6 +4,10 @@ A worker never touches a widget: it only emits signals, which Qt queues to the U
 signals object lives there. ``stop()`` sets a ``threading.Event`` that the engine generators check
 between yields, so cancelling is an ordinary outcome, not an error. When a worker's work ends, the
 pool's ``on_thread_end`` runs on that thread (the app closes the thread's database connection there).
+
+Database writes the person makes (saving a message, renaming, deleting) are operations for ``OpRunner``
+(Anki's ``CollectionOp``): they run on its one thread in the order asked, and each announces what it
+changed (``Changes``) once done; the panels refresh from that announcement.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from engine.api import HushdocsError
 
 log = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 
 class WorkerSignals(QObject):
@@ -139,3 +145,45 @@ class Throttle(QObject):
 
     def _fire(self) -> None:
         self._callback()
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a finished operation changed (Anki's ``OpChanges``): each panel refreshes what concerns it."""
+
+    conversation_list: bool = False  # conversations created, renamed, deleted or reordered (a new message)
+    conversation_id: int | None = None  # the conversation whose messages, title or collections changed
+
+
+class OpRunner(QObject):
+    """Writes off the GUI thread, one at a time in the order asked (a write never overtakes an earlier one).
+
+    ``run`` returns at once; when the operation is done, ``changed`` announces its ``Changes``, then its own
+    ``on_done`` gets the result; a failed write is reported by ``failed`` (or ``crashed``) and changed nothing.
+    Closing waits for every queued write: none is dropped.
+    """
+
+    changed = Signal(object)  # Changes
+    failed = Signal(str)  # a known error's message (a full disk): shown; nothing else was changed
+    crashed = Signal(str)  # a bug's traceback
+
+    def __init__(self, parent: QObject | None = None, on_thread_end: Callable[[], None] | None = None) -> None:
+        super().__init__(parent)
+        self._pool = WorkerPool(self, max_threads=1, on_thread_end=on_thread_end)
+        self._pool.crashed.connect(self.crashed)
+
+    def run(self, operation: Callable[[], Result], changes: Changes | Callable[[Result], Changes], *,
+            on_done: Callable[[Result], None] | None = None, on_finished: Callable[[], None] | None = None,
+            name: str = "operation") -> None:
+        """``on_done`` gets the result of a write that succeeded; ``on_finished`` is called after any outcome."""
+        def done(result: Result) -> None:
+            self.changed.emit(changes(result) if callable(changes) else changes)
+            if on_done is not None:
+                on_done(result)
+
+        self._pool.start(lambda _stop: operation(), name=name, on_result=done, on_error=self.failed.emit,
+                         on_finished=on_finished)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Wait for the queued writes (they run to the end; their announcements are no longer sent)."""
+        return self._pool.shutdown(timeout_ms)

@@ -30,7 +30,7 @@ from engine.generation.support import (
     markers_in,
 )
 from engine.records import Citation, Hit, Quote
-from engine.retrieval.search import Retriever, content_words
+from engine.retrieval.search import Retriever, Scope, content_words
 from engine.settings import Settings
 
 NOT_FOUND_MESSAGE = "I could not find the answer to this in your documents."
@@ -192,7 +192,7 @@ class Answerer:
             return f"{history[-1][0]} {question}"  # fall back: the previous question gives the topic
         return rewritten
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: str | None = None,
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: Scope = None,
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
         timings: dict[str, float] = {}

@@ -12,6 +12,7 @@ a deletion reloads the table.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import apsw
@@ -64,20 +65,22 @@ class BinaryIndex:
         else:
             self.ids, self.collections, self.words = ids, collections, words
 
-    def nearest(self, query_bits: npt.NDArray[np.uint8], n: int, collection_id: int | None = None) -> list[int]:
-        """Chunk ids of the ``n`` rows closest in Hamming distance, nearest first."""
+    def nearest(self, query_bits: npt.NDArray[np.uint8], n: int,
+                collection_ids: Sequence[int] | None = None) -> list[int]:
+        """Chunk ids of the ``n`` rows closest in Hamming distance (in these collections), nearest first."""
         if not len(self.ids):
             return []
         pad = (-len(query_bits)) % 8
         query = np.pad(query_bits, (0, pad)).view(np.uint64)
         distances = np.bitwise_count(self.words ^ query).sum(axis=1, dtype=np.uint16)
-        if collection_id is not None:
-            distances = np.where(self.collections == collection_id, distances, np.iinfo(np.uint16).max)
+        wanted = None if collection_ids is None else np.isin(self.collections, np.asarray(collection_ids, np.int64))
+        if wanted is not None:
+            distances = np.where(wanted, distances, np.iinfo(np.uint16).max)
         n = min(n, len(distances))
         nearest = np.argpartition(distances, n - 1)[:n]
         nearest = nearest[np.argsort(distances[nearest], kind="stable")]
-        if collection_id is not None:
-            nearest = nearest[self.collections[nearest] == collection_id]
+        if wanted is not None:
+            nearest = nearest[wanted[nearest]]
         return [int(i) for i in self.ids[nearest]]
 
 

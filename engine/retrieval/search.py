@@ -99,15 +99,25 @@ def quantise(vectors: np.ndarray) -> np.ndarray:
     return np.packbits(vectors > 0, axis=-1)
 
 
-def has_documents(conn: apsw.Connection, collection: str | None = None) -> bool:
+# Where to look: one collection by name, several (a conversation's choice), or None for the whole library.
+Scope = str | Sequence[str] | None
+
+
+def scope_names(scope: Scope) -> list[str] | None:
+    """The collection names of a scope; None for the whole library."""
+    if scope is None:
+        return None
+    return [scope] if isinstance(scope, str) else list(scope)
+
+
+def has_documents(conn: apsw.Connection, collection: Scope = None) -> bool:
     """Whether anything is indexed (in ``collection``) to answer from: a document with at least one chunk.
     The one rule for "the library has documents" (the chat's hint, the answerer's refusal)."""
     sql = "SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id"
-    args: list[object] = []
-    if collection is not None:
-        sql += " JOIN collections k ON k.id = d.collection_id WHERE k.name = ?"
-        args.append(collection)
-    return bool(rows(conn, sql + " LIMIT 1", args))
+    names = scope_names(collection)
+    if names is not None:
+        sql += f" JOIN collections k ON k.id = d.collection_id WHERE k.name IN ({','.join('?' * len(names))})"
+    return bool(rows(conn, sql + " LIMIT 1", names or []))
 
 
 class Retriever:
@@ -118,13 +128,15 @@ class Retriever:
         self.oversample = oversample
         self.fusion = fusion
 
-    def _collection_id(self, collection: str | None) -> int | None:
-        if collection is None:
+    def _collection_ids(self, collection: Scope) -> list[int] | None:
+        """The ids of the scope's collections (an empty list when none of them exists); None for all."""
+        names = scope_names(collection)
+        if names is None:
             return None
-        found = rows(self.conn, "SELECT id FROM collections WHERE name = ?", (collection,))
-        return int(found[0][0]) if found else -1
+        return [int(r[0]) for r in rows(self.conn, f"SELECT id FROM collections WHERE name IN "
+                                                   f"({','.join('?' * len(names))})", names)]
 
-    def has_documents(self, collection: str | None = None) -> bool:
+    def has_documents(self, collection: Scope = None) -> bool:
         """Whether anything is indexed (in ``collection``) to answer from."""
         return has_documents(self.conn, collection)
 
@@ -142,7 +154,7 @@ class Retriever:
 
     # -- the two searches -----------------------------------------------------------------------
 
-    def keyword_ids(self, query: str, n: int, collection_id: int | None = None,
+    def keyword_ids(self, query: str, n: int, collection_ids: Sequence[int] | None = None,
                     document_id: int | None = None) -> list[tuple[int, float]]:
         """(chunk id, BM25 score: higher is better), best first."""
         expression = keyword_query(query)
@@ -151,9 +163,9 @@ class Retriever:
         sql = ("SELECT c.id, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
                "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
         args: list[object] = [expression]
-        if collection_id is not None:
-            sql += " AND d.collection_id = ?"
-            args.append(collection_id)
+        if collection_ids is not None:
+            sql += f" AND d.collection_id IN ({','.join('?' * len(collection_ids))})"
+            args.extend(collection_ids)
         if document_id is not None:
             sql += " AND c.document_id = ?"
             args.append(document_id)
@@ -161,13 +173,13 @@ class Retriever:
         args.append(n)
         return [(int(r[0]), -float(r[1])) for r in rows(self.conn, sql, args)]
 
-    def dense_ids(self, query_vector: np.ndarray, n: int, collection_id: int | None = None,
+    def dense_ids(self, query_vector: np.ndarray, n: int, collection_ids: Sequence[int] | None = None,
                   document_id: int | None = None) -> list[tuple[int, float]]:
         """(chunk id, cosine), best first: Hamming KNN for candidates, exact cosine to rank them."""
         index = binary_index_for(self.conn)
         # Binary codes blur near neighbours together as the index grows: re-score more of them.
         candidates = max(n * self.oversample, 100, len(index.ids) // 500) * (4 if document_id is not None else 1)
-        ids = index.nearest(quantise(query_vector), candidates, collection_id)
+        ids = index.nearest(quantise(query_vector), candidates, collection_ids)
         if document_id is not None and ids:
             marks = ",".join("?" * len(ids))
             keep = {int(r[0]) for r in rows(self.conn, f"SELECT id FROM chunks WHERE id IN ({marks}) "
@@ -192,19 +204,19 @@ class Retriever:
 
     # -- fused search ---------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid", *,
+    def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
                document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
-        collection_id = self._collection_id(collection)
+        collection_ids = self._collection_ids(collection)
         pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
         query_vector = self.embedder.embed([query])[0]
         ranks: dict[int, dict[str, int]] = {}
         similarity: dict[int, float] = {}
         lists: dict[str, list[tuple[int, float]]] = {}
         if mode in ("hybrid", "dense"):
-            lists["dense"] = self.dense_ids(query_vector, pool, collection_id, document_id)
+            lists["dense"] = self.dense_ids(query_vector, pool, collection_ids, document_id)
             similarity.update(lists["dense"])
         if mode in ("hybrid", "keyword"):
-            lists["keyword"] = self.keyword_ids(query, pool, collection_id, document_id)
+            lists["keyword"] = self.keyword_ids(query, pool, collection_ids, document_id)
         for name, scored in lists.items():
             for rank, (chunk_id, _) in enumerate(scored, start=1):
                 ranks.setdefault(chunk_id, {})[name] = rank

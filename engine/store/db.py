@@ -135,9 +135,23 @@ def _m005_exclusions(conn: apsw.Connection) -> None:
     )
 
 
+def _m006_conversation_scope_and_outcomes(conn: apsw.Connection) -> None:
+    # A conversation searches a set of collections (a JSON list; NULL: all of them), not the one collection the
+    # library showed when it began: that one becomes its set.
+    conn.execute("ALTER TABLE conversations ADD COLUMN collections TEXT")
+    conn.execute("UPDATE conversations SET collections = json_array(collection) WHERE collection IS NOT NULL")
+    conn.execute("ALTER TABLE conversations DROP COLUMN collection")
+    # How an answer ended, so a reopened conversation shows it as it was: stopped by the person, the notice a
+    # decline showed instead of its text, and the closest passages it offered (JSON citations).
+    conn.execute("ALTER TABLE messages ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE messages ADD COLUMN notice TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE messages ADD COLUMN closest TEXT NOT NULL DEFAULT '[]'")
+
+
 # Append only: a migration that has shipped is never edited.
 MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version,
-                               _m004_forgetting_leaves_nothing, _m005_exclusions]
+                               _m004_forgetting_leaves_nothing, _m005_exclusions,
+                               _m006_conversation_scope_and_outcomes]
 
 _migrate_lock = threading.Lock()
 
