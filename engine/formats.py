@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.ingest.loaders import SUPPORTED_EXTENSIONS, docx, html, images, pdf, text
+from engine.ingest.loaders import (
+    SUPPORTED_EXTENSIONS,
+    delimited,
+    docx,
+    html,
+    images,
+    mail,
+    opendocument,
+    pdf,
+    rtf,
+    slides,
+    text,
+    workbook,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,12 @@ FORMATS: tuple[Format, ...] = (
     *_paged_formats(),
     Format("image (PNG, JPEG, TIFF)", images.EXTENSIONS, paged=True),  # read by OCR
     Format("Word", docx.EXTENSIONS),
+    Format("PowerPoint", slides.EXTENSIONS),
+    Format("Excel", workbook.EXTENSIONS),
+    Format("CSV", delimited.EXTENSIONS),
+    Format("OpenDocument", opendocument.EXTENSIONS),
+    Format("RTF", rtf.EXTENSIONS),
+    Format("e-mail", mail.EXTENSIONS),
     Format("HTML", html.EXTENSIONS),
     Format("Markdown", text.MARKDOWN_EXTENSIONS),
     Format("reStructuredText", text.RST_EXTENSIONS),

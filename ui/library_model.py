@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QApplication, QStyle
 
-from engine.api import EMPTY, FAILED, INDEXED, NEEDS_OCR, PROBLEM_STATUSES, SKIPPED, DocumentRecord
+from engine.api import (
+    EMPTY,
+    FAILED,
+    INDEXED,
+    NEEDS_OCR,
+    NEEDS_PASSWORD,
+    PROBLEM_STATUSES,
+    SKIPPED,
+    DocumentRecord,
+    Exclusion,
+)
 from ui.row_model import Index, RowListModel
 
-# Rows of files the running indexing job has not finished: they are not in the index yet.
+# Rows of files not in the index yet: the one being worked on, those the running job will read next, and those
+# a cancelled job left (read again by Resume).
 INDEXING = "indexing"
 QUEUED = "queued"
+PAUSED = "paused"
+# A file forgotten inside a followed folder: left out of its scans until it is indexed again.
+EXCLUDED = "excluded"
 STATUS_LABELS = {
     INDEXED: "indexed",
     FAILED: "failed",
     NEEDS_OCR: "needs OCR",
+    NEEDS_PASSWORD: "needs a password",
     EMPTY: "no text",
     SKIPPED: "skipped",
     INDEXING: "indexing…",
     QUEUED: "waiting",
+    PAUSED: "waiting",
+    EXCLUDED: "forgotten",
 }
+ENCRYPTED_PREFIX = "encrypted: "
 
 
 @dataclass
@@ -49,13 +68,20 @@ class LibraryRow:
 
     @property
     def is_waiting(self) -> bool:
-        return self.status in (INDEXING, QUEUED)
+        return self.status in (INDEXING, QUEUED, PAUSED)
 
     def detail(self) -> str:
         label = STATUS_LABELS.get(self.status, self.status)
         if self.status == INDEXED:
             pages = f"{self.pages} page{'s' if self.pages != 1 else ''} · " if self.pages else ""
             return f"{label} · {pages}{self.chunks} chunk{'s' if self.chunks != 1 else ''}"
+        if self.status == PAUSED:
+            return f"{label}: indexing was cancelled · Resume to go on"
+        if self.status == EXCLUDED:
+            return f"{label}: left out of its folder · Index again to include it"
+        if self.status == NEEDS_PASSWORD:
+            reason = self.error.removeprefix(ENCRYPTED_PREFIX)
+            return label if reason in ("", label) else f"{label}: {reason}"
         if self.error:
             return f"{label}: {self.error}"
         return label
@@ -90,24 +116,47 @@ class LibraryModel(RowListModel[LibraryRow]):
     def row_for(self, path: str) -> LibraryRow | None:
         return next((r for r in self._rows if r.path == path), None)
 
-    def set_rows(self, rows: list[LibraryRow]) -> None:
-        """Replace the rows; unchanged lists leave the view (and its selection) alone."""
+    def set_rows(self, rows: list[LibraryRow], key: Any = None) -> bool:
+        """Replace the rows: the same files in the same order are updated in place (the view keeps its selection);
+        an unchanged list leaves the view alone. True when the model was reset."""
         if rows == self._rows:
-            return
-        super().set_rows(rows)
+            return False
+        return super().set_rows(rows, key=key or _by_path)
+
+
+def _by_path(row: LibraryRow) -> str:
+    return row.path
+
+
+def is_under(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def owner_of(path: str, roots: Sequence[tuple[str, str]]) -> str:
+    """The collection whose followed folder (the innermost one) holds ``path``; "" when none does."""
+    owners = [(len(root), name) for name, root in roots if is_under(path, root)]
+    return max(owners)[1] if owners else ""
 
 
 def merge_rows(documents: list[DocumentRecord], pending: dict[str, str], collection: str | None,
-               current: str = "") -> list[LibraryRow]:
-    """Indexed documents plus the files a running job still has to do (``pending``: path -> collection)."""
+               current: str = "", *, roots: Sequence[tuple[str, str]] = (),
+               exclusions: Sequence[Exclusion] = ()) -> list[LibraryRow]:
+    """Indexed documents, the files not indexed yet (``pending``: path -> ``QUEUED`` or ``PAUSED``; ``current``
+    is being worked on) and the files forgotten inside followed folders. ``roots`` ((collection, folder) pairs)
+    tell a pending file's collection."""
     rows = {d.path: LibraryRow(d.path, d.collection, d.title, d.status, d.error, d.pages, d.chunks)
             for d in documents}
-    for path, owner in pending.items():
+    for exclusion in exclusions:
+        if collection is None or exclusion.collection == collection:
+            rows[exclusion.path] = LibraryRow(exclusion.path, exclusion.collection, "", EXCLUDED)
+    for path, status in pending.items():
+        existing = rows.get(path)
+        owner = existing.collection if existing else owner_of(path, roots)
         if collection is not None and owner != collection:
             continue
-        status = INDEXING if path == current else QUEUED
-        existing = rows.get(path)
-        rows[path] = LibraryRow(path, owner, existing.title if existing else "", status,
+        rows[path] = LibraryRow(path, owner, existing.title if existing else "",
+                                INDEXING if path == current else status,
                                 pages=existing.pages if existing else 0, chunks=existing.chunks if existing else 0)
     return sorted(rows.values(), key=lambda r: (r.collection.lower(), r.path.lower()))
 
@@ -123,10 +172,13 @@ def _status_icon(status: str) -> Any:
         INDEXED: QStyle.StandardPixmap.SP_DialogApplyButton,
         FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
         NEEDS_OCR: QStyle.StandardPixmap.SP_MessageBoxWarning,
+        NEEDS_PASSWORD: QStyle.StandardPixmap.SP_MessageBoxQuestion,
         EMPTY: QStyle.StandardPixmap.SP_MessageBoxWarning,
         SKIPPED: QStyle.StandardPixmap.SP_MessageBoxInformation,
         INDEXING: QStyle.StandardPixmap.SP_BrowserReload,
         QUEUED: QStyle.StandardPixmap.SP_FileIcon,
+        PAUSED: QStyle.StandardPixmap.SP_MediaPause,
+        EXCLUDED: QStyle.StandardPixmap.SP_DialogDiscardButton,
     }.get(status, QStyle.StandardPixmap.SP_FileIcon)
     icon = _ICONS[status] = style.standardIcon(pixmap)
     return icon

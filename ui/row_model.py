@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex
@@ -27,7 +28,15 @@ class RowListModel(QAbstractListModel, Generic[RowT]):
     def rows(self) -> list[RowT]:
         return list(self._rows)
 
-    def set_rows(self, rows: list[RowT]) -> None:
+    def set_rows(self, rows: list[RowT], key: Callable[[RowT], Hashable] | None = None) -> bool:
+        """Replace the rows. With ``key``, rows that are the same ones in the same order are updated in place (the
+        view keeps its selection and scroll position); otherwise the model is reset. True when it was reset."""
+        if key is not None and [key(r) for r in rows] == [key(r) for r in self._rows]:
+            self._rows = list(rows)
+            if rows:
+                self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
+            return False
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
+        return True

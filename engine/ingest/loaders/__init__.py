@@ -10,7 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.ingest.loaders import docx, html, images, pdf, text
+from engine.ingest.loaders import (
+    delimited,
+    docx,
+    html,
+    images,
+    mail,
+    opendocument,
+    pdf,
+    rtf,
+    slides,
+    text,
+    workbook,
+)
 from engine.ingest.loaders.archive import check_archive
 from engine.ingest.loaders.sniff import is_pdf, is_zip, sniff
 from engine.ingest.regular import NotRegularFileError, open_regular
@@ -26,12 +38,23 @@ for _extensions, _loader in (
     (docx.EXTENSIONS, docx.load_docx),
     (pdf.EXTENSIONS, pdf.load_pdf),
     (images.EXTENSIONS, images.load_image),
+    (slides.EXTENSIONS, slides.load_pptx),
+    (workbook.EXTENSIONS, workbook.load_xlsx),
+    (delimited.EXTENSIONS, delimited.load_csv),
+    (opendocument.EXTENSIONS, opendocument.load_opendocument),
+    (rtf.EXTENSIONS, rtf.load_rtf),
+    (mail.EXTENSIONS, mail.load_mail),
 ):
     _LOADERS.update(dict.fromkeys(_extensions, _loader))
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)
 _MUPDF_ARCHIVES = frozenset({".epub", ".xps", ".oxps"})
-_ZIP_FORMATS = _MUPDF_ARCHIVES | docx.EXTENSIONS
+# Archives a library unpacks itself (MuPDF, python-pptx, openpyxl): bounded whole before it opens them.
+_UNPACKED_BY_LIBRARY = _MUPDF_ARCHIVES | slides.EXTENSIONS | workbook.EXTENSIONS
+_ZIP_FORMATS = _UNPACKED_BY_LIBRARY | docx.EXTENSIONS | opendocument.EXTENSIONS
+_ZIP_LABELS = {**dict.fromkeys(docx.EXTENSIONS, "Word file"), **dict.fromkeys(slides.EXTENSIONS, "PowerPoint file"),
+               **dict.fromkeys(workbook.EXTENSIONS, "Excel file"),
+               **dict.fromkeys(opendocument.EXTENSIONS, "OpenDocument file")}
 
 
 def load(path: Path, *, max_bytes: int, password: str = "") -> ParsedDocument:
@@ -42,14 +65,30 @@ def load(path: Path, *, max_bytes: int, password: str = "") -> ParsedDocument:
     if loader is None:
         raise LoadError(SKIPPED, f"unsupported file type: {ext or path.name}")
     data = read_bytes(path, max_bytes=max_bytes)
-    if not data.strip():
-        raise LoadError(EMPTY, "empty file")
-    _check_content(data, ext)
-    if ext in _MUPDF_ARCHIVES:
-        check_archive(data, f"{ext.lstrip('.').upper()} file")  # MuPDF unpacks it: bound that first
+    _check(data, ext)
     if loader is pdf.load_pdf:
         return pdf.load_pdf(data, path, password)
     return loader(data, path)
+
+
+def load_attachment(data: bytes, name: str) -> ParsedDocument:
+    """Parse a file held inside another (a mail's attachment), checked as ``load`` checks a file on disk."""
+    path = Path(name)
+    ext = path.suffix.lower()
+    loader = _LOADERS.get(ext)
+    if loader is None:
+        raise LoadError(SKIPPED, f"unsupported file type: {ext or name}")
+    _check(data, ext)
+    return loader(data, path)
+
+
+def _check(data: bytes, ext: str) -> None:
+    """Refuse empty content, content that contradicts the extension, and archives that unpack too far."""
+    if not data.strip():
+        raise LoadError(EMPTY, "empty file")
+    _check_content(data, ext)
+    if ext in _UNPACKED_BY_LIBRARY:
+        check_archive(data, _ZIP_LABELS.get(ext, f"{ext.lstrip('.').upper()} file"))  # bound that first
 
 
 def read_bytes(path: Path, *, max_bytes: int) -> bytes:
@@ -91,7 +130,7 @@ def _check_content(data: bytes, ext: str) -> None:
     if ext == ".pdf" and not is_pdf(data):
         raise LoadError(FAILED, f"corrupt or unreadable PDF: {_not_a(data, 'PDF')}")
     if ext in _ZIP_FORMATS and not is_zip(data):
-        kind = "Word file" if ext in docx.EXTENSIONS else ext.lstrip(".").upper() + " file"
+        kind = _ZIP_LABELS.get(ext, ext.lstrip(".").upper() + " file")
         found = sniff(data)
         if found and found.startswith("an old Office file"):
             raise LoadError(SKIPPED, f"{kind} is in the old binary or encrypted Office format")

@@ -17,7 +17,7 @@ CODE_EXTENSIONS = frozenset({
     ".py", ".pyi", ".js", ".mjs", ".jsx", ".ts", ".tsx", ".java", ".kt", ".scala", ".c", ".h",
     ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".cs", ".go", ".rs", ".rb", ".php", ".pl", ".lua", ".r",
     ".swift", ".m", ".sh", ".bash", ".zsh", ".ps1", ".bat", ".sql", ".toml", ".yaml", ".yml",
-    ".json", ".jsonl", ".xml", ".csv", ".tsv", ".ini", ".cfg", ".conf", ".properties", ".tex",
+    ".json", ".jsonl", ".xml", ".ini", ".cfg", ".conf", ".properties", ".tex",
     ".bib", ".css", ".scss", ".vue", ".svelte", ".dart", ".ex", ".exs", ".erl", ".hs", ".ml",
     ".clj", ".el", ".vim", ".gradle", ".cmake", ".mk", ".proto", ".graphql", ".org", ".adoc",
 })
