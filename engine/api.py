@@ -46,9 +46,11 @@ from engine.ingest.sync import FileOutcome, Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
 from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
-from engine.page_render import LoadedText, RenderedPage, load_text, render_page
+from engine.page_render import ACTUAL_SIZE, MAX_ZOOM, MIN_ZOOM, FitMode, LoadedText, PageView, RenderedPage, render_page
 from engine.records import Citation, Collection, DocumentRecord, Exclusion, Hit, Quote
+from engine.render_process import RenderProcess
 from engine.retrieval.search import FUSIONS, Fusion, Retriever, Scope, SearchMode, has_documents, scope_names
+from engine.sandbox import CallCancelledError
 from engine.selftest import Check, run_self_test
 from engine.settings import Settings
 from engine.store.conversations import Conversation, ConversationStore, Message
@@ -57,6 +59,7 @@ from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
 from engine.watch_syncs import SyncQueue
 
 __all__ = [
+    "ACTUAL_SIZE",
     "CATALOGUE",
     "DEFAULT_COLLECTION",
     "EMBEDDER",
@@ -66,6 +69,8 @@ __all__ = [
     "FUSIONS",
     "HISTORY_TURNS",
     "INDEXED",
+    "MAX_ZOOM",
+    "MIN_ZOOM",
     "NEEDS_OCR",
     "NEEDS_PASSWORD",
     "PROBLEM_STATUSES",
@@ -73,6 +78,7 @@ __all__ = [
     "TIERS",
     "Answer",
     "AnswerEvent",
+    "CallCancelledError",
     "CatalogueModel",
     "Check",
     "Citation",
@@ -83,6 +89,7 @@ __all__ = [
     "Engine",
     "Exclusion",
     "FileOutcome",
+    "FitMode",
     "Format",
     "Fusion",
     "Hit",
@@ -92,7 +99,9 @@ __all__ = [
     "LoadedText",
     "Message",
     "ModelMissingError",
+    "PageView",
     "Quote",
+    "RenderProcess",
     "RenderedPage",
     "Scope",
     "SearchMode",
@@ -110,7 +119,6 @@ __all__ = [
     "install_crash_logging",
     "is_paged",
     "is_supported",
-    "load_text",
     "missing_models_message",
     "model_files",
     "paths",

@@ -1,19 +1,59 @@
-"""A citation's source for the viewer: render a cited page with the passage marked, or load a text document.
+"""A document's view for the viewer: a page rendered with the quoted sentences marked, a text, a search.
 
-The viewer calls these from a worker (PyMuPDF is slow on big pages and one document may not be shared
-between threads) and turns the result into an image; nothing here touches Qt.
+These run in the viewer's sandboxed child process (``engine/render_child.py``, started by
+``engine/render_process.py``), never in the app: a file that hangs or crashes MuPDF costs that view only.
+Nothing here touches Qt.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from engine.ingest import loaders
-from engine.ingest.loaders import ocr
+from engine.ingest.loaders import html, images, ocr, pdf, text
+from engine.ingest.loaders.archive import check_archive
+from engine.ingest.status import FAILED, SKIPPED, LoadError
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+ACTUAL_SIZE = 96 / 72  # logical pixels per PDF point at 100 % (a 96 dpi screen)
+MIN_ZOOM, MAX_ZOOM = 0.25, 4.0
+READABLE_ZOOM = 1.0  # fitting the width never shrinks the page below this: small text stays legible
+MAX_PIXELS = 40_000_000  # a rendered page is at most this big (RGB: 120 MB); past it, the screen scales it up
+# Markup over this size is shown as plain text: laying it out would stall the app's window.
+MAX_MARKUP_CHARS = 2_000_000
+_MUPDF_ARCHIVES = frozenset({".epub", ".xps", ".oxps"})
+
+Rectangle = tuple[float, float, float, float]
+Word = tuple[float, float, float, float, str, int, int]
+FitMode = Literal["fit-width", "fit-page", "zoom"]
+
+
+@dataclass(frozen=True)
+class PageView:
+    """How big the viewer wants the page: as wide as its area, whole inside it, or at a zoom (1.0 = 100 %)."""
+
+    mode: FitMode = "fit-width"
+    zoom: float = 1.0
+    width: int = 900  # the viewer's free area, in logical pixels
+    height: int = 1200
+    pixel_ratio: float = 1.0  # device pixels per logical pixel
+    min_zoom: float = READABLE_ZOOM  # "fit-width" only: the smallest zoom it may choose
+
+
+def page_zoom(view: PageView, page_width: float, page_height: float) -> float:
+    """The zoom (1.0 = 100 %) a page of that size in points is shown at."""
+    if view.mode == "zoom":
+        zoom = view.zoom
+    elif view.mode == "fit-page":
+        zoom = min(view.width / max(page_width, 1.0), view.height / max(page_height, 1.0)) / ACTUAL_SIZE
+    else:
+        zoom = max(view.width / max(page_width, 1.0) / ACTUAL_SIZE, view.min_zoom)
+    return min(max(zoom, MIN_ZOOM), MAX_ZOOM)
 
 
 @dataclass
@@ -21,27 +61,30 @@ class RenderedPage:
     path: str
     page: int  # 1-based
     page_count: int
+    zoom: float  # 1.0 = 100 %
+    pixels_per_point: float  # zoom in device pixels (the image's scale)
     width: int
     height: int
     stride: int
     samples: bytes  # RGB888
-    highlights: list[tuple[float, float, float, float]] = field(default_factory=list)  # pixel rectangles
+    highlights: list[Rectangle] = field(default_factory=list)  # the quoted sentences, pixel rectangles
+    found: list[Rectangle] = field(default_factory=list)  # the find text's matches on this page, in reading order
 
 
 @dataclass
 class LoadedText:
     path: str
-    text: str
-    start: int  # the passage in UTF-16 code units (what Qt's text cursor counts)
-    end: int
+    text: str  # the loader's own text: citation offsets index into it
+    spans: list[tuple[int, int]]  # the quoted passages in ``text``, in UTF-16 code units (what Qt counts)
+    markup: Literal["markdown", "html", ""] = ""  # how ``source`` is meant to be shown
+    source: str = ""  # the file's markup (Markdown or HTML) when it can be rendered
 
 
 def _normal(word: str) -> str:
     return "".join(_WORD.findall(word.lower()))
 
 
-def passage_words(words: list[tuple[float, float, float, float, str, int, int]], passage: str,
-                  ) -> list[tuple[float, float, float, float, str, int, int]]:
+def passage_words(words: list[Word], passage: str) -> list[Word]:
     """The page's words that belong to the passage: the best-scoring contiguous run (Kadane's algorithm),
     where a word of the passage scores +1 and any other word -2, so stray common words are not marked."""
     vocabulary = {_normal(w) for w in passage.split()} - {""}
@@ -68,8 +111,7 @@ def passage_words(words: list[tuple[float, float, float, float, str, int, int]],
     return words[first: last + 1]
 
 
-def line_rectangles(words: list[tuple[float, float, float, float, str, int, int]],
-                    ) -> list[tuple[float, float, float, float]]:
+def line_rectangles(words: list[Word]) -> list[Rectangle]:
     """One rectangle per text line of the marked words."""
     lines: dict[tuple[int, int], list[float]] = {}
     for x0, y0, x1, y1, _text, block, line in words:
@@ -79,36 +121,124 @@ def line_rectangles(words: list[tuple[float, float, float, float, str, int, int]
     return [(b[0], b[1], b[2], b[3]) for b in lines.values()]
 
 
-def render_page(path: str, page_number: int, passage: str = "", target_width: int = 1200) -> RenderedPage:
-    """Render page ``page_number`` (1-based, clamped) about ``target_width`` pixels wide, passage marked."""
+# -- opening a document -------------------------------------------------------------------------------
+
+# The last document opened, kept open while its file is unchanged: turning pages does not re-read it.
+_open: dict[tuple[str, int, int], Any] = {}
+
+
+def open_document(path: str, max_bytes: int) -> Any:
+    """The PyMuPDF document of ``path`` with at least one page, or LoadError with the true reason."""
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
-    document = pymupdf.open(path)
     try:
-        count = document.page_count
-        number = min(max(page_number, 1), count)
-        page = document[number - 1]
-        zoom = min(max(target_width / max(page.rect.width, 1), 0.5), 4.0)
-        pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-        highlights: list[tuple[float, float, float, float]] = []
-        if passage.strip():
-            words = (ocr.page_words(page) if ocr.needs_ocr(page) else  # a scan: the words OCR read, as indexed
-                     [(w[0], w[1], w[2], w[3], str(w[4]), int(w[5]), int(w[6])) for w in page.get_text("words")])
-            marked = passage_words(words, passage)
-            highlights = [(x0 * zoom, y0 * zoom, x1 * zoom, y1 * zoom) for x0, y0, x1, y1 in line_rectangles(marked)]
-        return RenderedPage(path, number, count, pixmap.width, pixmap.height, pixmap.stride, bytes(pixmap.samples),
-                            highlights)
-    finally:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise LoadError(FAILED, "the file is no longer there (moved or deleted?)") from None
+    except OSError as error:
+        raise LoadError(FAILED, f"cannot read: {error.strerror or error}") from None
+    key = (path, status.st_mtime_ns, status.st_size)
+    if key in _open:
+        return _open[key]
+    for document in _open.values():
         document.close()
+    _open.clear()
+
+    ext = Path(path).suffix.lower()
+    label = "PDF" if ext == ".pdf" else ext.lstrip(".").upper()
+    data = loaders.read_bytes(Path(path), max_bytes=max_bytes)  # regular files only, the size limit
+    if ext in _MUPDF_ARCHIVES:
+        check_archive(data, f"{label} file")  # MuPDF unpacks it: bound that first
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    pymupdf.TOOLS.reset_mupdf_warnings()
+    try:
+        document = pymupdf.open(stream=data, filetype=pdf.FILETYPES.get(ext) or images.FILETYPES.get(ext, "pdf"))
+        if document.needs_pass:
+            raise LoadError(SKIPPED, "encrypted: needs a password")
+        count = document.page_count
+    except (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase) as error:
+        raise LoadError(FAILED, f"corrupt or unreadable {label}: {' '.join(str(error).split())[:160]}") from error
+    if count == 0:
+        document.close()
+        raise LoadError(FAILED, f"no page of this {label} can be read: the file is damaged or cut short"
+                                f"{_first_complaint(pymupdf.TOOLS.mupdf_warnings())}")
+    _open[key] = document
+    return document
 
 
-def load_text(path: str, start: int, end: int, max_bytes: int) -> LoadedText:
-    """The loader's own text (the citation offsets index into it), with the passage in Qt's units."""
-    document = loaders.load(Path(path), max_bytes=max_bytes)
-    text = document.text
+def _first_complaint(warnings: str) -> str:
+    """MuPDF's first error line, as " (MuPDF: ...)", or "" when it said nothing."""
+    errors = [line for line in warnings.splitlines() if "error" in line]
+    return f" (MuPDF: {errors[0].strip()[:120]})" if errors else ""
+
+
+# -- the three views -------------------------------------------------------------------------------------
+
+
+def render_page(path: str, page_number: int, quotes: Sequence[str] = (), view: PageView | None = None, *,
+                find: str = "", max_bytes: int = 200 * 1024 * 1024) -> RenderedPage:
+    """Page ``page_number`` (1-based, clamped) at the view's size, each quote marked, ``find``'s matches found."""
+    import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
+
+    view = view or PageView()
+    document = open_document(path, max_bytes)
+    count = document.page_count
+    number = min(max(page_number, 1), count)
+    page = document[number - 1]
+    zoom = page_zoom(view, page.rect.width, page.rect.height)
+    scale = zoom * ACTUAL_SIZE * view.pixel_ratio
+    area = page.rect.width * page.rect.height * scale * scale
+    if area > MAX_PIXELS:
+        scale *= (MAX_PIXELS / area) ** 0.5
+    pixmap = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False)
+
+    def scaled(box: Sequence[float]) -> Rectangle:
+        return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+
+    highlights: list[Rectangle] = []
+    wanted = [quote for quote in quotes if quote.strip()]
+    if wanted:
+        words = (ocr.page_words(page) if ocr.needs_ocr(page) else  # a scan: the words OCR read, as indexed
+                 [(w[0], w[1], w[2], w[3], str(w[4]), int(w[5]), int(w[6])) for w in page.get_text("words")])
+        for quote in wanted:
+            highlights.extend(scaled(box) for box in line_rectangles(passage_words(words, quote)))
+    found = [scaled(rect) for rect in page.search_for(find)] if find.strip() else []
+    return RenderedPage(path, number, count, zoom, scale, pixmap.width, pixmap.height, pixmap.stride,
+                        bytes(pixmap.samples), highlights, found)
+
+
+def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024) -> list[tuple[int, int]]:
+    """(page, matches) for every page holding ``query`` (case-insensitive, as MuPDF searches)."""
+    document = open_document(path, max_bytes)
+    pages: list[tuple[int, int]] = []
+    if query.strip():
+        for number in range(document.page_count):
+            matches = len(document[number].search_for(query))
+            if matches:
+                pages.append((number + 1, matches))
+    return pages
+
+
+def load_text(path: str, spans: Sequence[tuple[int, int]] = (), max_bytes: int = 200 * 1024 * 1024) -> LoadedText:
+    """The loader's own text (the citation offsets index into it) with the quoted spans in Qt's units, and the
+    Markdown or HTML source to render when the file is one."""
+    file = Path(path)
+    if not file.exists():
+        raise LoadError(FAILED, "the file is no longer there (moved or deleted?)")
+    document = loaders.load(file, max_bytes=max_bytes)
+    loaded = document.text
 
     def utf16(offset: int) -> int:
-        offset = min(max(offset, 0), len(text))
-        return offset + sum(1 for ch in text[:offset] if ord(ch) > 0xFFFF)
+        offset = min(max(offset, 0), len(loaded))
+        return offset + sum(1 for ch in loaded[:offset] if ord(ch) > 0xFFFF)
 
-    return LoadedText(path, text, utf16(start), utf16(end))
+    result = LoadedText(path, loaded, [(utf16(start), utf16(end)) for start, end in spans if end > start])
+    ext = file.suffix.lower()
+    if ext in text.MARKDOWN_EXTENSIONS and len(loaded) <= MAX_MARKUP_CHARS:
+        result.markup, result.source = "markdown", loaded  # the loader keeps Markdown as written
+    elif ext in html.EXTENSIONS:
+        markup = html.decode_markup(loaders.read_bytes(file, max_bytes=max_bytes), file)
+        if len(markup) <= MAX_MARKUP_CHARS:
+            result.markup, result.source = "html", markup
+    return result

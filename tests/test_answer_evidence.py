@@ -14,7 +14,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from engine.api import Answer, Engine, render_page
+from engine.api import Answer, Engine, PageView, render_page
 from engine.embedding.embedder import OnnxEmbedder
 from engine.generation.answer import NOT_FOUND_MESSAGE
 from engine.settings import Settings
@@ -100,9 +100,9 @@ def test_a_quoted_sentence_is_highlighted_exactly_on_the_pdf_page(engine: Engine
     answer = answer_of(engine, "What does IDL stand for?")
     quote = next(q for c in answer.citations for q in c.quotes)
     path = str(library / "bindings.pdf")
-    rendered = render_page(path, quote.page or 1, quote.text, target_width=612)
+    rendered = render_page(path, quote.page or 1, [quote.text], PageView("zoom", 1.0))
     assert rendered.highlights
-    zoom = rendered.width / 612
+    zoom = rendered.pixels_per_point
     document = pymupdf.open(path)
     page = document[1]
     inside = [pymupdf.Rect(*(v / zoom for v in box)) for box in rendered.highlights]

@@ -343,6 +343,7 @@ class MainWindow(QMainWindow):
     def new_chat(self) -> None:
         self.chat.new_chat()
         self.conversations.select(None)
+        self.viewer.clear()  # the last chat's source is not this one's
 
     def _conversation_renamed(self, conversation_id: int, title: str) -> None:
         if self.chat.conversation_id == conversation_id:

@@ -273,6 +273,11 @@ def _charset(data: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def decode_markup(data: bytes, path: Path) -> str:
+    """The page's markup as text, in its declared charset (or the one it reads as)."""
+    return decode(data, path.suffix.lower(), declared=_charset(data))
+
+
 def load_html(data: bytes, path: Path) -> ParsedDocument:
     text, title, headings = page_text(decode(data, path.suffix.lower(), declared=_charset(data)))
     if not text.strip():
