@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +39,8 @@ from ui.source_viewer import SourceViewer
 from ui.theme import app_icon
 from ui.workers import OpRunner, Throttle, WorkerPool
 
+log = logging.getLogger(__name__)
+
 
 def window_settings() -> QSettings:
     """Window geometry lives beside the app's settings (so HUSHDOCS_HOME moves it too)."""
@@ -46,6 +50,8 @@ def window_settings() -> QSettings:
 class MainWindow(QMainWindow):
     model_ready = Signal()  # the chat model is loaded: the first answer can start at once
     model_failed = Signal(str)
+    closed = Signal()  # the person closed the window (Quit, the close button, a termination signal)
+    SHUTDOWN_WAIT_S = 3.0  # closing waits this long for the workers to stop
 
     def __init__(self, engine: Engine | None = None, *, watch: bool = True, preload: bool = True,
                  close_engine: bool = True) -> None:
@@ -53,6 +59,7 @@ class MainWindow(QMainWindow):
         self.engine = engine or Engine()
         self._close_engine = close_engine
         self._closed = False
+        self._workers_ended = True
         self.gpu_supported: bool | None = None
         self._pending_collection: str | None = None  # a new collection to show once it exists
         self.setWindowTitle("Hushdocs")
@@ -404,20 +411,41 @@ class MainWindow(QMainWindow):
                           "<h3>Hushdocs</h3><p>Private, offline question answering over your own documents.</p>"
                           "<p>Nothing leaves this computer. Licensed under the GNU AGPL v3 or later.</p>")
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        self.shutdown()
-        super().closeEvent(event)
-
-    def shutdown(self) -> None:
-        """Stop every worker and the watcher, save the window's state, then close the engine."""
+    def bring_to_front(self) -> None:
+        """A second launch asked for this window: show it, restored if minimised, in front and focused."""
         if self._closed:
             return
+        self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.hide()  # the window goes at once; waiting for the workers happens behind it
+        event.accept()
+        self.closed.emit()
+        self.shutdown()
+
+    def shutdown(self) -> bool:
+        """Stop every worker and the watcher, save the window's state, then close the engine.
+
+        Waits at most ``SHUTDOWN_WAIT_S`` for the workers. Returns False when some are still running (stuck on a
+        file or a long prompt): the engine is then left open under them and the caller ends the process."""
+        if self._closed:
+            return self._workers_ended
         self._closed = True
         self._save_geometry()
         self.chat.stop()
         self.indexing.cancel()
         self.indexing.stop_watching()
-        self.pool.shutdown()
-        self.ops.shutdown()
-        if self._close_engine:
+        deadline = time.monotonic() + self.SHUTDOWN_WAIT_S
+        self._workers_ended = self.pool.shutdown(_ms_until(deadline)) and self.ops.shutdown(_ms_until(deadline))
+        if not self._workers_ended:
+            log.warning("closing: workers still running after %.0f s", self.SHUTDOWN_WAIT_S)
+        elif self._close_engine:
             self.engine.close()
+        return self._workers_ended
+
+
+def _ms_until(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))

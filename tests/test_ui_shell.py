@@ -1,0 +1,178 @@
+"""The application shell: the real app, started as a person starts it, ends when it is closed (whatever is
+running), and a second launch on the same data home raises the first window instead of opening another."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import paths
+from tests.support.documents import write_pdf
+from tests.test_ui_support import NOTES, PAGES
+from ui.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = ROOT / "tests" / "support" / "app_driver.py"
+START_TIMEOUT_S = 120  # the app and its models, on a loaded two-core machine
+CLEAN_EXIT_S = 3.0  # nothing running: the workers are joined, the process ends at once
+FORCED_EXIT_S = MainWindow.SHUTDOWN_WAIT_S + 4.0  # the bounded wait, then the end of the process
+
+
+def _environment(home: Path, models: Path | None = None) -> dict[str, str]:
+    environment = dict(os.environ, QT_QPA_PLATFORM="offscreen", HUSHDOCS_HOME=str(home))
+    if models is not None:
+        environment[paths.MODELS_ENV] = str(models)
+    return environment
+
+
+def _log(home: Path) -> str:
+    log = home / "logs" / "hushdocs.log"
+    return log.read_text("utf-8", "replace") if log.is_file() else ""
+
+
+def _wait_for(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, tiny_model_path: Path) -> Path:
+    """A data home whose settings name the tiny chat model with a small context (quick to load)."""
+    home = tmp_path / "app-home"
+    (home / "settings").mkdir(parents=True)
+    (home / "settings" / "settings.json").write_text(
+        json.dumps({"chat_model": str(tiny_model_path), "context_size": 2048, "max_answer_tokens": 256}), "utf-8")
+    return home
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _quit_and_time(scenario: str, home: Path, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+                   folder: Path | None = None) -> float:
+    """Run the app under the driver; the seconds from its Ctrl+Q to the end of the process."""
+    marker = tmp_path / f"{scenario}.pressed"
+    command = [sys.executable, str(DRIVER), scenario, str(marker)] + ([str(folder)] if folder else [])
+    output = (tmp_path / f"{scenario}.out").open("wb")
+    process = subprocess.Popen(command, env=_environment(home), stdout=output, stderr=subprocess.STDOUT)
+    processes.append(process)
+    _wait_for(lambda: marker.exists() or process.poll() is not None, START_TIMEOUT_S, f"the {scenario} state")
+    pressed = time.monotonic()
+    try:
+        code = process.wait(FORCED_EXIT_S + 30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the app was still running {FORCED_EXIT_S + 30:.0f} s after Ctrl+Q ({scenario})")
+    output.close()
+    assert marker.exists(), (tmp_path / f"{scenario}.out").read_text("utf-8", "replace")[-3000:]
+    assert code == 0, (tmp_path / f"{scenario}.out").read_text("utf-8", "replace")[-3000:]
+    return time.monotonic() - pressed
+
+
+def test_quit_ends_the_idle_app_at_once(app_home: Path, tmp_path: Path,
+                                        processes: list[subprocess.Popen[bytes]]) -> None:
+    elapsed = _quit_and_time("idle", app_home, tmp_path, processes)
+    assert elapsed < CLEAN_EXIT_S
+    assert "ending the process without them" not in _log(app_home)  # every worker was joined
+
+
+def test_quit_ends_the_app_while_a_folder_is_indexed(app_home: Path, tmp_path: Path,
+                                                     processes: list[subprocess.Popen[bytes]]) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(40):
+        write_pdf(folder / f"report-{number:02d}.pdf", [f"{page} Report {number}." for page in PAGES] * 4)
+    elapsed = _quit_and_time("indexing", app_home, tmp_path, processes, folder)
+    assert elapsed < FORCED_EXIT_S
+    listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "docs"], env=_environment(app_home),
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0, listed.stderr  # the index is readable after the interrupted run
+
+
+def test_quit_ends_the_app_while_an_answer_is_written(app_home: Path, tmp_path: Path,
+                                                      processes: list[subprocess.Popen[bytes]]) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_pdf(folder / "brannock.pdf", PAGES)
+    (folder / "garden.md").write_text(NOTES, "utf-8")
+    indexed = subprocess.run([sys.executable, str(ROOT / "main.py"), "index", str(folder)], env=_environment(app_home),
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert indexed.returncode == 0, indexed.stderr
+    elapsed = _quit_and_time("answering", app_home, tmp_path, processes)
+    assert elapsed < FORCED_EXIT_S
+
+
+def test_quit_ends_the_app_even_with_a_worker_that_never_stops(app_home: Path, tmp_path: Path,
+                                                               processes: list[subprocess.Popen[bytes]]) -> None:
+    elapsed = _quit_and_time("stuck", app_home, tmp_path, processes)
+    assert elapsed < FORCED_EXIT_S
+    assert "ending the process without them" in _log(app_home)
+
+
+def _launch(home: Path, models: Path, processes: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py")], env=_environment(home, models),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    processes.append(process)
+    return process
+
+
+def _wait_until_shown(home: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    _wait_for(lambda: _log(home).count("window shown") >= count or process.poll() is not None, START_TIMEOUT_S,
+              "the window")
+    assert process.poll() is None, process.communicate()[1].decode("utf-8", "replace")[-3000:]
+
+
+def test_a_second_launch_raises_the_first_window_and_exits(tmp_path: Path,
+                                                           processes: list[subprocess.Popen[bytes]]) -> None:
+    home, no_models = tmp_path / "home", tmp_path / "no-models"  # without models the window opens at once
+    first = _launch(home, no_models, processes)
+    _wait_until_shown(home, 1, first)
+
+    second = _launch(home, no_models, processes)
+    _, error = second.communicate(timeout=60)
+    assert second.returncode == 0
+    assert b"already open" in error
+    _wait_for(lambda: "a second launch asked for the window" in _log(home), 10, "the first app to be asked")
+    assert _log(home).count("window shown") == 1  # no second window
+
+    other_home = _launch(tmp_path / "other-home", no_models, processes)  # another data home is another app
+    _wait_until_shown(tmp_path / "other-home", 1, other_home)
+
+    for process in (first, other_home):
+        process.send_signal(signal.SIGTERM)  # as a session logging out does: closed like Quit
+        assert process.wait(FORCED_EXIT_S) == 0
+
+
+def test_a_killed_app_does_not_block_the_next_launch(tmp_path: Path,
+                                                     processes: list[subprocess.Popen[bytes]]) -> None:
+    home, no_models = tmp_path / "home", tmp_path / "no-models"
+    killed = _launch(home, no_models, processes)
+    _wait_until_shown(home, 1, killed)
+    killed.kill()  # kill -9: its lock file and socket stay behind
+    killed.wait(10)
+
+    after = _launch(home, no_models, processes)
+    _wait_until_shown(home, 2, after)  # it opened its own window
+
+    third = _launch(home, no_models, processes)
+    _, error = third.communicate(timeout=60)
+    assert third.returncode == 0 and b"already open" in error  # and it answers later launches
+    after.send_signal(signal.SIGTERM)
+    assert after.wait(FORCED_EXIT_S) == 0
