@@ -30,7 +30,7 @@ from ui import dialogs
 from ui.chat_panel import ChatPanel
 from ui.conversations_panel import ConversationsPanel
 from ui.first_run import FirstRunPage
-from ui.indexing import IndexingController
+from ui.indexing import IndexingController, connect_views
 from ui.library_panel import LibraryPanel
 from ui.notice import NoticeBar
 from ui.progress_strip import ProgressStrip
@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.indexing.error.connect(self.notice.show_message)
         self.indexing.job_finished.connect(lambda _event: refresh.flush())
         self.progress.cancel_requested.connect(self.indexing.cancel)
+        connect_views(self.indexing, self.library, self.progress)  # Resume, Index again, Enter password…
 
         self.library.add_folder_requested.connect(self.choose_folder)
         self.library.add_files_requested.connect(self.choose_files)
