@@ -4,8 +4,8 @@
     .venv/bin/python -m bench.ocr --pages 4 --dpi 200 --threads 4
 
 Pages come from the Debian manuals installed under /usr/share/doc (why3-doc-pdf, c++-annotations-pdf,
-live-manual-pdf, ...): every PDF there, in name order, gives pages with at least 800 letters of text,
-spread over the document, until there are ``--pages``. Each page is rendered at each dpi and read by
+live-manual-pdf, ...): the first PDF of each package, in name order, gives two pages with at least 800
+letters of text, spread over the document, until there are ``--pages``. Each page is rendered at each dpi and read by
 Hushdocs' OCR (the catalogue's PP-OCRv6 tiny models, the app's own reading order) and compared with
 ``page_text`` of the same page: character accuracy is difflib's ratio over the two texts with all
 whitespace removed and both sides NFKC-normalised (2·matches / (reference + OCR characters)), so both
@@ -27,30 +27,28 @@ from engine.offline import seal_environment
 
 DOCS = Path("/usr/share/doc")
 MIN_LETTERS = 800
+PAGES_PER_MANUAL = 2
 _SPACE = re.compile(r"\s+")
 
 
 def pick_pages(count: int) -> list[tuple[Path, int]]:
-    """(pdf, 0-based page) pairs: text-rich pages spread through each installed manual, few from each."""
+    """(pdf, 0-based page) pairs: two text-rich pages spread through one manual of each Debian package."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)
-    chosen: list[tuple[Path, int]] = []
-    per_document = 2
+    manuals: dict[str, Path] = {}
     for path in sorted(DOCS.rglob("*.pdf")):
-        if len(chosen) >= count:
-            break
+        manuals.setdefault(path.relative_to(DOCS).parts[0], path)  # the package's first PDF in name order
+    chosen: list[tuple[Path, int]] = []
+    for path in manuals.values():
         with pymupdf.open(path) as document:
             step = max(1, document.page_count // 7)
-            taken = 0
-            for number in range(step, document.page_count, step):
-                letters = sum(ch.isalnum() for ch in document[number].get_text())
-                if letters >= MIN_LETTERS:
-                    chosen.append((path, number))
-                    taken += 1
-                if taken == per_document or len(chosen) >= count:
-                    break
-    return chosen
+            rich = [n for n in range(step, document.page_count, step)
+                    if sum(ch.isalnum() for ch in document[n].get_text()) >= MIN_LETTERS]
+        chosen.extend((path, n) for n in rich[:PAGES_PER_MANUAL])
+        if len(chosen) >= count:
+            break
+    return chosen[:count]
 
 
 def comparable(text: str) -> str:
