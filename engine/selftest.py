@@ -108,7 +108,7 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         generator = LlamaGenerator(path, GeneratorOptions(n_ctx=2048, n_threads=settings.threads,
                                                           n_gpu_layers=settings.gpu_layers))
         state["generator"] = generator
-        return f"{path.name}, chat format {generator.chat_format}"
+        return f"{path.name}, chat format {generator.chat_format}; llama.cpp {generator.cpu_backend.describe()}"
 
     def generate() -> str:
         generator = state["generator"]

@@ -39,9 +39,8 @@ STAMP = APP_DIR / ".build-stamp"
 SPEC = ROOT / "pyinstaller.spec"
 VENV_PYTHON = ROOT / ".venv" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 SOURCE_DIRS = ("engine", "ui", "cli", "models", "resources", "packaging")
-# What a GGML_NATIVE=off x86-64 build enables (ggml's portable baseline); anything beyond it (AVX512*,
-# AVX_VNNI, AMX) means the library was compiled for the build machine's CPU (-march=native).
-PORTABLE_X86_FEATURES = {"SSE3", "SSSE3", "AVX", "AVX2", "F16C", "FMA", "BMI2"}
+# A GGML_NATIVE=off x86-64 build with one CPU library enables ggml's portable baseline (SSE3 SSSE3 AVX
+# AVX2 F16C FMA BMI2); any of these (AVX512*, AVX_VNNI, AMX) means it was compiled -march=native.
 NATIVE_ONLY_PREFIXES = ("AVX512", "AVX_VNNI", "AMX")
 
 
@@ -67,33 +66,73 @@ def venv_python() -> Path:
 # --- checks -------------------------------------------------------------------------------------------------
 
 
-def check_portable_llama() -> str:
-    """Fail when llama.cpp's CPU backend was compiled with -march=native; return its feature line.
+def native_features(system_info: str) -> list[str]:
+    """The features in llama_print_system_info() that only a -march=native build on an AVX-512 machine lists."""
+    features = {name.strip() for name, value in re.findall(r"(\w+) = (\w+)", system_info) if value == "1"}
+    return sorted(f for f in features if f.startswith(NATIVE_ONLY_PREFIXES))
 
-    llama_print_system_info() lists the CPU features ggml was compiled for (not the ones the machine
-    has). A GGML_NATIVE=off build lists the portable baseline only; a native build on a machine with
-    AVX-512 lists AVX512*. When objdump is present the CPU library is also scanned for zmm registers
-    (AVX-512 code), which catches a native build whichever features it reports.
+
+def _avx512_code(library: Path) -> bool:
+    """Whether the library holds AVX-512 instructions (zmm registers); False without objdump."""
+    objdump = shutil.which("objdump")
+    if not objdump or not sys.platform.startswith("linux"):
+        return False
+    disassembly = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True,
+                                 text=True, check=False).stdout
+    return "%zmm" in disassembly
+
+
+def check_llama_build(lib_dir: Path, system_info: str, loaded: str = "") -> str:
+    """Fail unless llama.cpp in ``lib_dir`` runs on every x86-64 CPU with AVX2; say which build it is.
+
+    A dispatch build (what bootstrap.py installs on x86-64 Linux) holds one CPU library per instruction-set
+    level, and the app loads the best one the machine can run (engine/generation/cpu_backend.py): every
+    variant of the pinned llama.cpp must be there, and only the AVX-512 ones, and none of the base
+    libraries, may hold AVX-512 code; ``loaded`` names the variant the build machine loaded.
+
+    Any other build has one CPU library, and llama_print_system_info() lists the CPU features it was
+    compiled for (not the ones the machine has): a GGML_NATIVE=off build lists the portable baseline
+    only, a native build on a machine with AVX-512 lists AVX512*, and a zmm register in its code gives a
+    native build away whatever it reports.
     """
-    code = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
-    info = run(venv_python(), "-c", code, capture=True).strip()
-    features = {name.strip() for name, value in re.findall(r"(\w+) = (\w+)", info) if value == "1"}
-    native = sorted(f for f in features if f.startswith(NATIVE_ONLY_PREFIXES))
+    sys.path.insert(0, str(ROOT))
+    from engine.generation.cpu_backend import X86_VARIANT_STATE, variant_libraries
+
+    variants = variant_libraries(lib_dir)
+    base_libraries = sorted(lib_dir.glob("lib*.so")) if sys.platform.startswith("linux") else []
+    if variants:
+        missing = sorted(set(X86_VARIANT_STATE) - set(variants))
+        unknown = sorted(set(variants) - set(X86_VARIANT_STATE))
+        if missing or unknown:
+            raise SystemExit(f"[build] llama.cpp's CPU variants in {lib_dir} are not the pinned set: missing "
+                             f"{missing or 'none'}, unknown {unknown or 'none'} (update X86_VARIANT_STATE in "
+                             "engine/generation/cpu_backend.py with a new llama.cpp)")
+        wrong = [path.name for name, path in variants.items()
+                 if "avx512" not in X86_VARIANT_STATE[name] and _avx512_code(path)]
+        wrong += [path.name for path in base_libraries if path not in variants.values() and _avx512_code(path)]
+        if wrong:
+            raise SystemExit(f"[build] {', '.join(wrong)} contain AVX-512 code: llama.cpp was built -march=native")
+        say(f"llama.cpp dispatches between {len(variants)} CPU variants ({', '.join(variants)}); "
+            f"this machine loads {loaded}")
+        return f"CPU variants: {' '.join(variants)}; loaded here: {loaded}"
+    native = native_features(system_info)
     if native:
         raise SystemExit(f"[build] llama.cpp was built for this CPU ({', '.join(native)}): reinstall it portable "
-                         "with CMAKE_ARGS=-DGGML_NATIVE=off (what bootstrap.py does)")
-    objdump = shutil.which("objdump")
-    libs = sorted((_site_packages() / "llama_cpp" / "lib").glob("*ggml-cpu*"))
-    if objdump and libs and sys.platform.startswith("linux"):
-        disassembly = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(libs[0])], capture_output=True,
-                                     text=True, check=False).stdout
-        if "%zmm" in disassembly:
-            raise SystemExit(f"[build] {libs[0].name} contains AVX-512 code: it was built -march=native")
-    extra = sorted(f for f in features if f.isupper() and f not in PORTABLE_X86_FEATURES
-                   and f not in ("LLAMAFILE", "OPENMP", "REPACK"))
-    first_line = info.splitlines()[0] if info else "no info"
-    say(f"llama.cpp is portable ({first_line}){' extra: ' + str(extra) if extra else ''}")
-    return info
+                         "with `python3 bootstrap.py setup` (it installs the dispatch build)")
+    cpu_libraries = [path for path in base_libraries if "ggml-cpu" in path.name]
+    if cpu_libraries and _avx512_code(cpu_libraries[0]):
+        raise SystemExit(f"[build] {cpu_libraries[0].name} contains AVX-512 code: it was built -march=native")
+    say(f"llama.cpp is portable, one CPU library ({system_info})")
+    return system_info
+
+
+def check_portable_llama() -> str:
+    """check_llama_build() on the .venv's llama.cpp; returns the line build-info.json records."""
+    code = ("import json, llama_cpp; from engine.generation.cpu_backend import load_cpu_backend; "
+            "backend = load_cpu_backend(); "
+            "print(json.dumps([backend.variant, llama_cpp.llama_print_system_info().decode()]))")
+    variant, system_info = json.loads(run(venv_python(), "-c", code, capture=True).strip().splitlines()[-1])
+    return check_llama_build(_site_packages() / "llama_cpp" / "lib", system_info, variant)
 
 
 def _site_packages() -> Path:
@@ -159,7 +198,8 @@ def write_version_files(version: str, llama_info: str) -> None:
             "built": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "python": sys.version.split()[0], "platform": sys.platform,
             "llama_cpp_system_info": llama_info,
-            "llama_cpp_portable": "checked: no AVX512/AVX_VNNI/AMX features compiled in, no zmm code"}
+            "llama_cpp_portable": "checked: CPU variants complete, AVX-512 code only in AVX-512 variants; "
+                                  "or one CPU library without AVX512/AVX_VNNI/AMX features and zmm code"}
     (BUILD / "build-info.json").write_text(json.dumps(info, indent=1), "utf-8")
     numbers = ([int(n) for n in re.findall(r"\d+", version)] + [0, 0, 0, 0])[:4]
     fixed = ", ".join(map(str, numbers))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
 from engine.errors import ModelLoadError
+from engine.generation.cpu_backend import CpuBackend, load_cpu_backend
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("llama.cpp")
@@ -83,6 +84,7 @@ def _route_llama_log_to_logging() -> None:
 def gpu_offload_supported() -> bool:
     import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
+    load_cpu_backend()  # before llama.cpp looks for backends itself (it would not find the CPU variants)
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
@@ -93,6 +95,7 @@ class LlamaGenerator:
 
         if not model_path.is_file():
             raise ModelLoadError(f"Chat model file not found: {model_path}")
+        self.cpu_backend: CpuBackend = load_cpu_backend()  # before Llama() initialises llama.cpp's backends
         try:
             self._llm = Llama(
                 model_path=str(model_path),
