@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 # 2: tables in PDF, Word and HTML read row by row, each row with its header; CSV read as a table.
 READER_VERSION = 2
 
-EMBED_SLICE = 256  # chunks embedded between two cancel checks (and progress events)
+EMBED_SLICE = 32  # chunks embedded between two cancel checks and progress events (one embedder batch)
 # No time-left estimate before this much of the run has been seen: the seconds of work observed, and the files'
 # worth done (at most 2 files, at least a tenth of the run; a single huge file is estimated from its own part done).
 ESTIMATE_AFTER_S = 3.0
