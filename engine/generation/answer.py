@@ -192,6 +192,23 @@ class Answerer:
             return f"{history[-1][0]} {question}"  # fall back: the previous question gives the topic
         return rewritten
 
+    def candidates(self, standalone: str, collection: Scope) -> list[Hit]:
+        """The passages found for the question that are about it at all (a keyword match or a fair cosine)."""
+        hits = self.retriever.search(standalone, k=max(self.settings.passages * 2, CANDIDATES), collection=collection)
+        return [h for h in hits if h.similarity >= MIN_SIMILARITY or "keyword" in h.ranks]
+
+    def choose_passages(self, standalone: str, relevant: Sequence[Hit], generator: Generator,
+                        history: Sequence[tuple[str, str]]) -> tuple[list[Hit], dict[str, float]]:
+        """The passages the model reads, each focused on its best sentences, re-ranked, fitted to the context;
+        and the question's word weights (one lookup of the library's counts per question)."""
+        budget = generator.n_ctx - self.settings.max_answer_tokens - 64
+        focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
+        weights = stem_weights(standalone, self.retriever)
+        ranked = rank_passages(standalone, focused, weights,
+                               self.retriever.embedder if self.settings.rerank else None)
+        passages = fit_passages(standalone, ranked, generator.count_tokens, budget, history)
+        return passages[: self.settings.passages], weights
+
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: Scope = None,
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
         started = time.perf_counter()
@@ -209,10 +226,8 @@ class Answerer:
             yield AnswerEvent("status", "Reading the conversation…", extra={"stage": "rewriting"})
         standalone = self.standalone(question, history, generator, stop)
         yield AnswerEvent("status", "Searching your documents…", extra={"stage": "searching", "standalone": standalone})
-        hits = self.retriever.search(standalone, k=max(self.settings.passages * 2, CANDIDATES), collection=collection)
+        relevant = self.candidates(standalone, collection)
         timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
-
-        relevant = [h for h in hits if h.similarity >= MIN_SIMILARITY or "keyword" in h.ranks]
         if not relevant:
             total = (time.perf_counter() - started) * 1000
             timings.update(first_token_ms=total, total_ms=total)
@@ -221,13 +236,7 @@ class Answerer:
                                                     decision="question not covered"))
             return
 
-        budget = generator.n_ctx - self.settings.max_answer_tokens - 64
-        focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
-        weights = stem_weights(standalone, self.retriever)  # one lookup of the library's counts per question
-        ranked = rank_passages(standalone, focused, weights,
-                               self.retriever.embedder if self.settings.rerank else None)
-        passages = fit_passages(standalone, ranked, generator.count_tokens, budget, history)
-        passages = passages[: self.settings.passages]
+        passages, weights = self.choose_passages(standalone, relevant, generator, history)
         messages = answer_messages(standalone, passages, history)
         yield AnswerEvent("status", f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…",
                           extra={"stage": "reading", "passages": passages})
