@@ -99,7 +99,8 @@ def _notes(folder: Path, count: int, sentences: int = 60) -> Path:
 
 def test_cancel_keeps_the_rest_waiting_and_resume_indexes_exactly_those(
         qtbot: QtBot, tmp_path: Path, open_window: Callable[..., MainWindow]) -> None:
-    folder = _notes(tmp_path / "many", 20, sentences=120)
+    count = 12
+    folder = _notes(tmp_path / "many", count, sentences=80)
     window = open_window(preload=False)
     window.resize(800, 600)
     seen: list[IndexProgress] = []
@@ -109,13 +110,13 @@ def test_cancel_keeps_the_rest_waiting_and_resume_indexes_exactly_those(
     with qtbot.waitSignal(window.indexing.job_finished, timeout=30_000) as finished:
         window.progress.cancel.click()
     cancelled = finished.args[0]
-    assert cancelled.phase == "cancelled" and 1 <= cancelled.files_done < 20
+    assert cancelled.phase == "cancelled" and 1 <= cancelled.files_done < count
     assert not any(e.current and e.outcome is not None and e.outcome.path == e.current for e in seen)
     qtbot.waitUntil(lambda: not window.indexing.is_busy(), timeout=10_000)
     window._refresh_throttle.flush()
     rows = {Path(r.path).name: r.status for r in window.library.model.rows()}
     waiting = sorted(name for name, status in rows.items() if status == PAUSED)
-    assert len(rows) == 20 and len(waiting) == 20 - cancelled.files_done  # nothing vanished from the list
+    assert len(rows) == count and len(waiting) == count - cancelled.files_done  # nothing vanished from the list
     assert waiting == [Path(p).name for p in cancelled.waiting]
     # The strip says what waits and offers Resume; so does the library; the bar is not full.
     assert window.progress.isVisible() and window.progress.resume.isVisible()
@@ -130,7 +131,7 @@ def test_cancel_keeps_the_rest_waiting_and_resume_indexes_exactly_those(
     assert resumed.args[0].files_total == len(waiting) and resumed.args[0].summary["indexed"] == len(waiting)
     qtbot.waitUntil(lambda: not window.indexing.is_busy(), timeout=10_000)
     window._refresh_throttle.flush()
-    assert {r.status for r in window.library.model.rows()} == {"indexed"} and len(window.library.model.rows()) == 20
+    assert {r.status for r in window.library.model.rows()} == {"indexed"} and len(window.library.model.rows()) == count
     assert not window.library.resume.isVisible() and not window.progress.resume.isVisible()
 
 
