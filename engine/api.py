@@ -36,6 +36,7 @@ from engine.ingest.status import (
     EMPTY,
     FAILED,
     INDEXED,
+    INDEXED_OCR,
     NEEDS_OCR,
     NEEDS_PASSWORD,
     PROBLEM_STATUSES,
@@ -69,6 +70,7 @@ __all__ = [
     "FUSIONS",
     "HISTORY_TURNS",
     "INDEXED",
+    "INDEXED_OCR",
     "MAX_ZOOM",
     "MIN_ZOOM",
     "NEEDS_OCR",
@@ -164,6 +166,10 @@ class Conversations:
     def all(self) -> list[Conversation]:
         """Most recently updated first."""
         return self._store().all()
+
+    def search(self, text: str) -> list[Conversation]:
+        """The conversations whose title or messages hold every word of ``text``, most recently updated first."""
+        return self._store().search(text)
 
     def get(self, conversation_id: int) -> Conversation | None:
         return self._store().get(conversation_id)

@@ -14,6 +14,7 @@ from engine.api import (
     EMPTY,
     FAILED,
     INDEXED,
+    INDEXED_OCR,
     NEEDS_OCR,
     NEEDS_PASSWORD,
     PROBLEM_STATUSES,
@@ -32,6 +33,7 @@ PAUSED = "paused"
 EXCLUDED = "excluded"
 STATUS_LABELS = {
     INDEXED: "indexed",
+    INDEXED_OCR: "indexed (OCR)",
     FAILED: "failed",
     NEEDS_OCR: "needs OCR",
     NEEDS_PASSWORD: "needs a password",
@@ -72,9 +74,10 @@ class LibraryRow:
 
     def detail(self) -> str:
         label = STATUS_LABELS.get(self.status, self.status)
-        if self.status == INDEXED:
+        if self.status in (INDEXED, INDEXED_OCR):
             pages = f"{self.pages} page{'s' if self.pages != 1 else ''} · " if self.pages else ""
-            return f"{label} · {pages}{self.chunks} chunk{'s' if self.chunks != 1 else ''}"
+            note = f" · {self.error}" if self.error else ""  # e.g. pages OCR could not read, a repaired file
+            return f"{label} · {pages}{self.chunks} chunk{'s' if self.chunks != 1 else ''}{note}"
         if self.status == PAUSED:
             return f"{label}: indexing was cancelled · Resume to go on"
         if self.status == EXCLUDED:
@@ -170,6 +173,7 @@ def _status_icon(status: str) -> Any:
     style = QApplication.style()
     pixmap = {
         INDEXED: QStyle.StandardPixmap.SP_DialogApplyButton,
+        INDEXED_OCR: QStyle.StandardPixmap.SP_DialogApplyButton,
         FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
         NEEDS_OCR: QStyle.StandardPixmap.SP_MessageBoxWarning,
         NEEDS_PASSWORD: QStyle.StandardPixmap.SP_MessageBoxQuestion,

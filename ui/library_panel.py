@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import INDEXED, NEEDS_PASSWORD, Engine, format_names
+from engine.api import INDEXED, INDEXED_OCR, NEEDS_PASSWORD, Engine, format_names
 from ui.library_model import EXCLUDED, PAUSED, LibraryFilter, LibraryModel, LibraryRow, merge_rows
 from ui.theme import app_icon
 
@@ -195,7 +195,7 @@ class LibraryPanel(QWidget):
         self.resume.setText(f"Resume indexing ({paused} waiting)")
         self.resume.setVisible(paused > 0)
         problems = sum(1 for r in rows if r.is_problem)
-        indexed = sum(1 for r in rows if r.status == INDEXED)
+        indexed = sum(1 for r in rows if r.status in (INDEXED, INDEXED_OCR))
         text = f"{indexed} document{'s' if indexed != 1 else ''} indexed"
         waiting = sum(1 for r in rows if r.is_waiting)
         if waiting:
