@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -60,6 +60,7 @@ from ui import theme
 from ui.viewer_text import SafeTextBrowser, locate_passages, utf16_offsets
 from ui.workers import Worker, WorkerPool
 
+READABLE = PageView()  # the default view: fit the width, never below a readable zoom
 ZOOM_STEP = 1.25
 FIND_MATCH = QColor(255, 200, 0, 110)
 FIND_CURRENT = QColor(255, 110, 0, 170)
@@ -121,6 +122,7 @@ class SourceViewer(QWidget):
         self.target: Target | None = None
         self.page_count = 0
         self.fit_mode: FitMode = "fit-width"  # or "fit-page", or "zoom" at ``self.zoom``
+        self.fit_floor = READABLE.min_zoom  # fitting the width goes no smaller (0 once "Width" is asked for)
         self.zoom = 1.0  # the page's zoom as last rendered or chosen (1.0 = 100 %)
         self._request = 0
         self._worker: Worker | None = None
@@ -157,10 +159,11 @@ class SourceViewer(QWidget):
         self.previous = _tool("◀", "Previous page (Page Up)", lambda: self.turn(-1))
         self.page_label = QLabel()
         self.next = _tool("▶", "Next page (Page Down)", lambda: self.turn(1))
-        self.zoom_out = _tool("−", "Zoom out (Ctrl+-)", lambda: self.zoom_by(1 / ZOOM_STEP))
+        self.zoom_out = _tool("−", "Zoom out (Ctrl+-; Ctrl+0 goes back to a readable width)",
+                              lambda: self.zoom_by(1 / ZOOM_STEP))
         self.zoom_label = QLabel()
         self.zoom_in = _tool("+", "Zoom in (Ctrl++)", lambda: self.zoom_by(ZOOM_STEP))
-        self.fit_width = _tool("Width", "Fit the page's width (Ctrl+0)", lambda: self.fit("fit-width"))
+        self.fit_width = _tool("Width", "Fit the page's width", lambda: self.fit("fit-width", floor=0.0))
         self.fit_page = _tool("Page", "Fit the whole page", lambda: self.fit("fit-page"))
         for button in (self.fit_width, self.fit_page):
             button.setCheckable(True)
@@ -239,7 +242,7 @@ class SourceViewer(QWidget):
         bind([QKeySequence.StandardKey.Find], self.open_find, self, window)
         bind([QKeySequence.StandardKey.ZoomIn, "Ctrl+="], lambda: self.zoom_by(ZOOM_STEP), self, window)
         bind([QKeySequence.StandardKey.ZoomOut], lambda: self.zoom_by(1 / ZOOM_STEP), self, window)
-        bind(["Ctrl+0"], lambda: self.fit("fit-width"), self, window)
+        bind(["Ctrl+0"], self.reset_zoom, self, window)
         bind([QKeySequence.StandardKey.FindNext], lambda: self.find_step(1), self, window)
         bind([QKeySequence.StandardKey.FindPrevious], lambda: self.find_step(-1), self, window)
         page = Qt.ShortcutContext.WidgetWithChildrenShortcut  # the page has the focus: a text keeps its own keys
@@ -349,7 +352,7 @@ class SourceViewer(QWidget):
         viewport = self.image_scroll.viewport()
         margin = 4 + self.image_scroll.verticalScrollBar().sizeHint().width()  # room for the scroll bar
         return PageView(self.fit_mode, self.zoom, max(viewport.width() - margin, 100),
-                        max(viewport.height() - 4, 100), self.devicePixelRatioF())
+                        max(viewport.height() - 4, 100), self.devicePixelRatioF(), self.fit_floor)
 
     def _show(self, request: int, result: RenderedPage | LoadedText | None) -> None:
         if request != self._request or self.target is None or result is None:
@@ -384,12 +387,12 @@ class SourceViewer(QWidget):
         self.target.page = page.page
         self.page_count = page.page_count
         self.zoom = page.zoom
-        scroll = self._scroll_fractions() if self._page is not None and self._page.page == page.page else None
+        anchor = self._anchor() if self._page is not None and self._page.page == page.page else None
         self._page, self._page_find = page, self._requested_find
         self.page_label.setText(f"Page {page.page} of {page.page_count}")
         self.previous.setEnabled(page.page > 1)
         self.next.setEnabled(page.page < page.page_count)
-        self.fit_width.setChecked(self.fit_mode == "fit-width")
+        self.fit_width.setChecked(self.fit_mode == "fit-width" and self.fit_floor == 0)
         self.fit_page.setChecked(self.fit_mode == "fit-page")
         self._show_tools(paged=True, enabled=True)
         self.zoom_label.setText(f"{round(page.zoom * 100)} %")
@@ -401,8 +404,8 @@ class SourceViewer(QWidget):
             QTimer.singleShot(0, self, lambda: self._scroll_to(box, above=60))
         elif self._find_index >= 0 and page.found:
             self._scroll_to_match()
-        elif scroll is not None:
-            QTimer.singleShot(0, self, lambda: self._restore_scroll(scroll))
+        elif anchor is not None:
+            QTimer.singleShot(0, self, lambda: self._keep_anchor(anchor))
         else:
             QTimer.singleShot(0, self, lambda: self.image_scroll.verticalScrollBar().setValue(0))
         self._scroll_to_highlight = False
@@ -441,10 +444,14 @@ class SourceViewer(QWidget):
         page = self._page
         return (page.width / self._image_ratio, page.height / self._image_ratio) if page is not None else (0.0, 0.0)
 
+    def _page_left(self) -> float:
+        """Where the page starts in the scroll area (the label centres a page narrower than the view)."""
+        return max(0.0, (self.image.width() - self.displayed_size()[0]) / 2)
+
     def _to_screen(self, box: tuple[float, float, float, float]) -> QRectF:
         """A rectangle of the page image in the scroll area's content coordinates."""
         ratio = self._image_ratio
-        left = max(0.0, (self.image.width() - self.displayed_size()[0]) / 2)  # the label centres a narrow page
+        left = self._page_left()
         x0, y0, x1, y1 = (v / ratio for v in box)
         return QRectF(left + x0, y0, x1 - x0, y1 - y0)
 
@@ -456,16 +463,28 @@ class SourceViewer(QWidget):
         if rect.left() < horizontal.value() or rect.right() > horizontal.value() + view:
             horizontal.setValue(max(0, int(rect.center().x() - view / 2)))
 
-    def _scroll_fractions(self) -> tuple[float, float]:
-        bars = (self.image_scroll.horizontalScrollBar(), self.image_scroll.verticalScrollBar())
-        horizontal, vertical = ((bar.value() + bar.pageStep() / 2) / max(bar.maximum() + bar.pageStep(), 1)
-                                for bar in bars)
-        return horizontal, vertical
+    def _anchor(self) -> tuple[QPointF, QPointF]:
+        """A point of the page (in PDF points) and where it is in the viewport: the quotes' start when they are
+        in view, else the view's centre. Zooming keeps that point where it is."""
+        assert self._page is not None
+        scale = self.displayed_scale()
+        viewport = self.image_scroll.viewport()
+        view = QRectF(self.image_scroll.horizontalScrollBar().value(), self.image_scroll.verticalScrollBar().value(),
+                      viewport.width(), viewport.height())
+        left = self._page_left()
+        if self._page.highlights:
+            box = self._to_screen(_union(self._page.highlights))
+            if view.intersects(box):
+                return (QPointF((box.left() - left) / scale, box.top() / scale),
+                        QPointF(box.left() - view.left(), box.top() - view.top()))
+        centre = view.center()
+        return QPointF((centre.x() - left) / scale, centre.y() / scale), centre - view.topLeft()
 
-    def _restore_scroll(self, fractions: tuple[float, float]) -> None:
-        bars = (self.image_scroll.horizontalScrollBar(), self.image_scroll.verticalScrollBar())
-        for bar, fraction in zip(bars, fractions, strict=True):
-            bar.setValue(int(fraction * (bar.maximum() + bar.pageStep()) - bar.pageStep() / 2))
+    def _keep_anchor(self, anchor: tuple[QPointF, QPointF]) -> None:
+        point, at = anchor
+        scale = self.displayed_scale()
+        self.image_scroll.horizontalScrollBar().setValue(int(self._page_left() + point.x() * scale - at.x()))
+        self.image_scroll.verticalScrollBar().setValue(int(point.y() * scale - at.y()))
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -494,17 +513,23 @@ class SourceViewer(QWidget):
             self.zoom_label.setText(f"{round(self.zoom * 100)} %")
             self.fit_width.setChecked(False)
             self.fit_page.setChecked(False)
-            fractions = self._scroll_fractions()
+            anchor = self._anchor()
             self._paint_page(self.zoom)  # at once, from the image there is; sharp when the new one comes
-            QTimer.singleShot(0, self, lambda: self._restore_scroll(fractions))
+            QTimer.singleShot(0, self, lambda: self._keep_anchor(anchor))
             self._rerender.start()
 
-    def fit(self, mode: FitMode) -> None:
+    def fit(self, mode: FitMode, floor: float = 0.0) -> None:
+        """Fit the page's width (no smaller than ``floor``) or the whole page into the viewer."""
+        if self._page is not None:
+            self.fit_mode, self.fit_floor = mode, floor
+            self._render()
+
+    def reset_zoom(self) -> None:
+        """Back to the default: the page's width, but never below a readable size; a text at its own size."""
         if self.stack.currentWidget() in (self.text, self.rendered):
             self._zoom_text(-self._text_zoom)
-        elif self._page is not None:
-            self.fit_mode = mode
-            self._render()
+        else:
+            self.fit("fit-width", READABLE.min_zoom)
 
     def _zoom_text(self, steps: int) -> None:
         """Both text views follow the same zoom, kept from one document to the next."""

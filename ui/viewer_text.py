@@ -15,27 +15,19 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CLOSING = re.compile(r"[^\w\s]+")
 
 
-class SealedDocument(QTextDocument):
-    """A text document that loads no resource: an image, a style sheet, local or remote, is empty."""
-
-    def loadResource(self, kind: int, name: QUrl | str) -> object:  # noqa: N802 - Qt's name
-        # Empty rather than None: for None, Qt's own fallback would read a file: URL from the disk.
-        return QByteArray()
-
-
 class SafeTextBrowser(QTextBrowser):
     """Renders a document's Markdown or HTML as text: no image, style sheet or page is ever loaded (local or
     remote), and a link is never followed; hovering one shows where it points."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setDocument(SealedDocument(self))
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
         self.highlighted.connect(lambda url: self.setToolTip(url.toString() if not url.isEmpty() else ""))
 
     def loadResource(self, kind: int, name: QUrl | str) -> object:  # noqa: N802 - Qt's name
-        return QByteArray()  # the browser's own loader (it reads files and relative paths) is never used
+        # Empty, not None: on None, Qt's own fallback reads a file: URL from the disk.
+        return QByteArray()
 
     def show_markup(self, source: str, markup: str) -> None:
         if markup == "markdown":
