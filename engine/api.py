@@ -29,7 +29,13 @@ from engine.filenames import printable
 from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
 from engine.generation.answer import Answer, Answerer, AnswerEvent
 from engine.generation.llm import Generator, GeneratorOptions, LlamaGenerator, gpu_offload_supported
-from engine.generation.models import TIERS, catalogue_model_for, expected_answer_seconds, resolve_chat_model
+from engine.generation.models import (
+    TIERS,
+    catalogue_model_for,
+    expected_answer_seconds,
+    offered_chat_models,
+    resolve_chat_model,
+)
 from engine.generation.prompt import answer_messages
 from engine.history import HISTORY_TURNS
 from engine.ingest.status import (
@@ -123,6 +129,7 @@ __all__ = [
     "is_supported",
     "missing_models_message",
     "model_files",
+    "offered_chat_models",
     "paths",
     "printable",
     "render_page",

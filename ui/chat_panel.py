@@ -8,7 +8,6 @@ its own conversation. Every write goes through the ``OpRunner``, off the GUI thr
 
 from __future__ import annotations
 
-import html
 import itertools
 import threading
 import time
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.api import HISTORY_TURNS, Answer, AnswerEvent, Citation, Conversation, Engine, Hit, HushdocsError, Message
+from ui.elided_label import ElidedLabel
 from ui.evidence import EvidenceCard, Thumbnails
 from ui.messages import AnswerView, QuestionView
 from ui.workers import Changes, OpRunner, Throttle, Worker, WorkerPool
@@ -140,7 +140,7 @@ class ChatPanel(QWidget):
         ops.failed.connect(self.error)
         ops.crashed.connect(pool.crashed)
 
-        self.title = QLabel("<b>New chat</b>")
+        self.title = ElidedLabel("New chat", bold=True)  # one line, whatever the title holds
         self.scroller = QScrollArea()
         self.scroller.setWidgetResizable(True)
         self.scroller.setFrameShape(QFrame.Shape.NoFrame)
@@ -199,7 +199,7 @@ class ChatPanel(QWidget):
         self.conversation_id = None
         self._messages = []
         self._clear()
-        self.title.setText("<b>New chat</b>")
+        self.title.setText("New chat")
         self.collection_choice.set_collections(None)
         self.prompt.setFocus()
 
@@ -217,7 +217,7 @@ class ChatPanel(QWidget):
         self.conversation_id = conversation.id
         self._messages = self.engine.conversations().messages(conversation.id)
         self._clear()
-        self.title.setText(f"<b>{_escape(conversation.title)}</b>")
+        self.title.setText(conversation.title)
         self.collection_choice.set_collections(conversation.collections)
         last_answer = max((i for i, m in enumerate(self._messages) if m.role == "assistant"), default=-1)
         for index, message in enumerate(self._messages):
@@ -231,7 +231,7 @@ class ChatPanel(QWidget):
                 self._add(view)
 
     def set_title(self, title: str) -> None:
-        self.title.setText(f"<b>{_escape(title)}</b>")
+        self.title.setText(title)
 
     def answer_views(self) -> list[AnswerView]:
         return [w for w in self.thread_widget.findChildren(AnswerView)]
@@ -279,7 +279,7 @@ class ChatPanel(QWidget):
         run = self._start(question, self._history())
         run.conversation_id = self.conversation_id
         conversations, collections = self.engine.conversations(), self.collection_choice.collections
-        title = question if len(question) <= 60 else question[:57].rstrip() + "…"
+        title = " ".join(question.split())  # the whole question on one line: lists and labels shorten it to fit
         if self.conversation_id is None:
             self.set_title(title)
 
@@ -485,8 +485,3 @@ class ChatPanel(QWidget):
     def _follow(self, _minimum: int, maximum: int) -> None:
         if self._at_bottom:  # keep following a growing answer unless the reader scrolled up
             self.scroller.verticalScrollBar().setValue(maximum)
-
-
-def _escape(text: str) -> str:
-    return html.escape(text)
-

@@ -10,8 +10,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QObject, QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -40,6 +49,9 @@ from ui.theme import app_icon
 from ui.workers import OpRunner, Throttle, WorkerPool
 
 log = logging.getLogger(__name__)
+
+NARROW_WINDOW = 1000  # px: narrower than this, an open viewer takes the library's place
+CHAT_SHARE = 0.45  # of the width beside the library, when the viewer opens
 
 
 def window_settings() -> QSettings:
@@ -95,6 +107,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(2, 2)
         self.splitter.setSizes([300, 640, 520])
         self.splitter.setChildrenCollapsible(False)
+        self._library_auto_hidden = False  # the viewer took the library's place in a narrow window
+        self.viewer.installEventFilter(self)  # its showing and hiding rearrange the panes
 
         main = QWidget()
         main_layout = QVBoxLayout(main)
@@ -169,6 +183,11 @@ class MainWindow(QMainWindow):
         self._action(chat_menu, "&New chat", self.new_chat, QKeySequence.StandardKey.New)
         self._action(chat_menu, "&Stop answer", self.chat.stop)
         self._action(chat_menu, "&Export conversation…", self._export_current, "Ctrl+E")
+        view_menu = self.menuBar().addMenu("&View")
+        self.library_action = self._action(view_menu, "&Library and conversations", self.toggle_library,
+                                           "Ctrl+Shift+L")
+        self.library_action.setCheckable(True)
+        self.library_action.setChecked(True)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "Open &log folder", lambda: QDesktopServices.openUrl(
             QUrl.fromLocalFile(str(paths.logs_dir()))))
@@ -389,6 +408,47 @@ class MainWindow(QMainWindow):
         self.add_paths(documents)
         return bool(dropped)
 
+    # -- panes ----------------------------------------------------------------------------------
+
+    def toggle_library(self) -> None:
+        self._library_auto_hidden = False  # the person's choice stands until they change it
+        self.left.setVisible(not self.left.isVisibleTo(self))
+        self.library_action.setChecked(self.left.isVisibleTo(self))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.viewer and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self._arrange_panes(viewer_opened=event.type() == QEvent.Type.Show)
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._arrange_panes(viewer_opened=False)
+
+    def _arrange_panes(self, *, viewer_opened: bool) -> None:
+        """In a narrow window an open viewer takes the library's place (View ▸ Library brings it back), and
+        closing the viewer or widening the window gives it back; a viewer that opens gets a fair share."""
+        viewer_open = self.viewer.isVisibleTo(self)
+        narrow = self.width() < NARROW_WINDOW
+        if viewer_open and narrow and self.left.isVisibleTo(self) and not self._library_auto_hidden:
+            if viewer_opened:  # only when it opens: a library the person brought back stays
+                self.left.hide()
+                self._library_auto_hidden = True
+                self.statusBar().showMessage("The library makes room for the viewer: View ▸ Library and "
+                                             "conversations (Ctrl+Shift+L) brings it back.", 8000)
+        elif self._library_auto_hidden and not (viewer_open and narrow):
+            self.left.show()
+            self._library_auto_hidden = False
+        self.library_action.setChecked(self.left.isVisibleTo(self))
+        if viewer_opened:
+            QTimer.singleShot(0, self, self._share_with_viewer)  # once the splitter has laid out the change
+
+    def _share_with_viewer(self) -> None:
+        sizes = self.splitter.sizes()
+        left = sizes[0] if self.left.isVisibleTo(self) else 0
+        rest = sum(sizes) - left
+        chat = max(self.chat.minimumSizeHint().width(), int(rest * CHAT_SHARE))
+        self.splitter.setSizes([left, chat, max(0, rest - chat)])
+
     # -- window state ---------------------------------------------------------------------------
 
     def _restore_geometry(self) -> None:
@@ -400,6 +460,8 @@ class MainWindow(QMainWindow):
                 restore(value)
 
     def _save_geometry(self) -> None:
+        if self._library_auto_hidden:  # saved as the person left it, not as the viewer borrowed it
+            self.left.show()
         settings = window_settings()
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("state", self.saveState())

@@ -23,7 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import EMBEDDER, TIERS, Settings, catalogue_model_for, chat_models, expected_answer_seconds, paths
+from engine.api import (
+    EMBEDDER,
+    TIERS,
+    Settings,
+    catalogue_model_for,
+    chat_models,
+    expected_answer_seconds,
+    offered_chat_models,
+    paths,
+)
 from engine.api import model_files as locate
 from ui import dialogs
 
@@ -43,10 +52,15 @@ def chat_model_choices(current: str) -> list[tuple[str, str]]:
         if locate.is_installed(model):
             label = f"{tier.capitalize()}: {model.title.split(' (')[0]}{_about(expected_answer_seconds(model))}"
             choices.append((label, tier))
-    choices += [(m.title, m.name) for m in chat_models() if locate.is_installed(m) and m not in TIERS.values()]
+    choices += [(m.title, m.name) for m in offered_chat_models() if locate.is_installed(m) and m not in TIERS.values()]
     if current and current not in {value for _, value in choices}:
-        missing = not current.lower().endswith(".gguf")
-        label = f"{current} (not installed)" if missing else f"{os.path.basename(current)} (your file)"
+        withdrawn = next((m for m in chat_models() if current == m.name), None)
+        if withdrawn is not None:  # chosen before Settings stopped offering it: kept until another is chosen
+            label = f"{withdrawn.title.split(' (')[0]} (no longer offered: too small to answer well)"
+        elif current.lower().endswith(".gguf"):
+            label = f"{os.path.basename(current)} (your file)"
+        else:
+            label = f"{current} (not installed)"
         choices.append((label, current))
     return choices
 

@@ -57,6 +57,7 @@ from engine.api import (
     is_paged,
 )
 from ui import theme
+from ui.elided_label import ElidedLabel
 from ui.viewer_text import SafeTextBrowser, locate_passages, utf16_offsets
 from ui.workers import Worker, WorkerPool
 
@@ -149,10 +150,7 @@ class SourceViewer(QWidget):
     # -- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.title = QLabel()
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.title.setWordWrap(True)
-        self.title.setMinimumWidth(40)
+        self.title = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle, bold=True)  # one line; the extension stays
         close = _tool("✕", "Close the viewer", self._close)
         self.open_external = _tool("Open ↗", "Open in the default app", self.open_in_default_app)
 
@@ -284,7 +282,7 @@ class SourceViewer(QWidget):
         self.target = target
         self._scroll_to_highlight = True
         self.show()
-        self.title.setText(f"<b>{os.path.basename(target.path)}</b>")
+        self.title.setText(os.path.basename(target.path))
         self.title.setToolTip(target.path)
         if not same_document:
             self._find_hits, self._text_hits, self._find_index = [], [], -1

@@ -15,12 +15,16 @@ from typing import Literal
 
 from engine import model_files as locate
 from engine.errors import HushdocsError
-from engine.models_catalogue import CATALOGUE, QWEN_05B, QWEN_15B, CatalogueModel
+from engine.models_catalogue import CATALOGUE, QWEN_05B, QWEN_15B, TINY_CHAT_MODEL, CatalogueModel
 
 Choice = Literal["auto", "fast", "best"]
 CHOICES: tuple[Choice, ...] = ("auto", "fast", "best")
 TIERS: dict[str, CatalogueModel] = {"fast": QWEN_05B, "best": QWEN_15B}
 BEST_MIN_CORES = 8
+# SmolLM2-135M stays installed (the tests' quick chat model; a setting naming it still works) but Settings no longer
+# offers it: right on 0 of 5 answerable squad-dev questions, 3 of them declined, with llama.cpp's repeat penalty at
+# 1.0 or 1.2 alike (bench.answers --squad 5 and a raw-reply probe, 2026-12); issue 16 saw it loop on one answer.
+NOT_OFFERED = frozenset({TINY_CHAT_MODEL.name})
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,11 @@ def auto_tier(cores: int, gpu_offload: bool, best_installed: bool) -> Literal["f
     if best_installed and (gpu_offload or cores >= BEST_MIN_CORES):
         return "best"
     return "fast"
+
+
+def offered_chat_models() -> list[CatalogueModel]:
+    """The catalogue chat models Settings lists: all but those too weak to answer (``NOT_OFFERED``)."""
+    return [m for m in CATALOGUE if m.role == "chat" and m.name not in NOT_OFFERED]
 
 
 def catalogue_model_for(setting: str, *, cores: int | None = None, gpu_offload: bool = False) -> CatalogueModel | None:

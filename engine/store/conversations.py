@@ -60,6 +60,20 @@ class ConversationStore:
             self.conn, "SELECT id, title, collections, created_at, updated_at FROM conversations "
                        "ORDER BY updated_at DESC, id DESC")]
 
+    def search(self, text: str) -> list[Conversation]:
+        """The conversations whose title or messages hold every word of ``text`` (ignoring case, as SQLite's LIKE
+        does for ASCII letters), most recently updated first; every conversation for an empty text."""
+        words = text.split()
+        if not words:
+            return self.all()
+        clause = " AND ".join(  # word n is parameter ?n, looked for in the title and in every message
+            f"(c.title LIKE ?{n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+            f"WHERE m.conversation_id = c.id AND m.content LIKE ?{n} ESCAPE '\\'))" for n in range(1, len(words) + 1))
+        patterns = ["%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                    for word in words]
+        matching = {int(r[0]) for r in rows(self.conn, f"SELECT c.id FROM conversations c WHERE {clause}", patterns)}
+        return [c for c in self.all() if c.id in matching]
+
     def get(self, conversation_id: int) -> Conversation | None:
         found = [c for c in self.all() if c.id == conversation_id]
         return found[0] if found else None
