@@ -193,7 +193,7 @@ def main() -> int:
     window.chat.ask(args.question)
     answer = wait_for(window.chat.answered, 900)[0]
     elapsed = time.perf_counter() - started
-    pieces = len(window.chat._pieces)
+    pieces = len(window.chat.last_run.pieces) if window.chat.last_run else 0
     stall = probe.stop()
     timings = getattr(answer, "timings", {})
     tokens = getattr(answer, "text", "").split()

@@ -104,7 +104,7 @@ def test_stop_mid_answer_with_escape(qtbot: QtBot, library_folder: Path, make_en
     index_by_drop(qtbot, window, library_folder)
     window.chat.ask("Tell me everything about Brannock Island, the ferry, the bakery and the lighthouse, "
                     "in a long and detailed story.")
-    qtbot.waitUntil(lambda: bool(window.chat._pieces), timeout=60_000)
+    qtbot.waitUntil(lambda: window.chat.last_run is not None and bool(window.chat.last_run.pieces), timeout=60_000)
     assert window.chat.stop_button.isVisible()
     with qtbot.waitSignal(window.chat.answered, timeout=20_000) as answered:
         qtbot.keyClick(window.chat.prompt, Qt.Key.Key_Escape)

@@ -76,7 +76,7 @@ class CollectionChoice(QToolButton):
     def set_collections(self, collections: list[str] | None) -> None:
         self.collections = sorted(collections) if collections else None
         shown = ", ".join(self.collections) if self.collections else "all collections"
-        self.setText(f"Searching: {shown} ▾")
+        self.setText(f"Searching: {shown}")
 
     def _fill(self) -> None:
         """The collections as they are now (they may have been created or deleted since the last look)."""
@@ -134,6 +134,7 @@ class ChatPanel(QWidget):
         self.has_documents: Callable[[], bool] = lambda: True  # the main window says if the library has anything
         self._messages: list[Message] = []
         self._run: AnswerRun | None = None  # the answer on screen being prepared
+        self.last_run: AnswerRun | None = None  # the latest answer of this conversation, kept once done (its tokens)
         self._finishing: set[AnswerRun] = set()  # stopped answers of conversations no longer shown, being saved
         self._render = Throttle(self._render_stream, 100, self)
         self.evidence = EvidenceCard(Thumbnails(pool, self), self)
@@ -328,6 +329,7 @@ class ChatPanel(QWidget):
     def _leave_answer(self) -> None:
         """The panel is about to show another conversation: the answer on screen stops and is saved, as stopped,
         in its own conversation; nothing of it reaches the screen any more."""
+        self.last_run = None
         run = self._run
         if run is None:
             return
@@ -353,7 +355,7 @@ class ChatPanel(QWidget):
         for older in self.answer_views():
             if older is not view:
                 older.retry_button.hide()
-        run = self._run = AnswerRun(question, history, view)
+        run = self._run = self.last_run = AnswerRun(question, history, view)
         engine, scope = self.engine, self.scope()
 
         def answer(stop: threading.Event) -> Iterator[AnswerEvent]:
