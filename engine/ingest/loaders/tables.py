@@ -20,7 +20,8 @@ ROW_SEPARATOR = "\n\n"
 CELL_SEPARATOR = " | "
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"^[-+−]?[\d.,' \u00a0]*\d[\d.,' \u00a0]*%?$")
-_MIN_RULES = 2  # horizontal and vertical strokes a page must draw before it is searched for tables
+_SNAP = 3.0  # points: find_tables' snap tolerance, edges closer than this are one
+_MAX_EDGE_PAIRS = 250_000  # past this many edge pairs the ruling check would cost more than find_tables
 
 
 def render_table(rows: Iterable[Sequence[str]], header: Sequence[str] | None = None) -> str:
@@ -111,17 +112,53 @@ def page_tables(page: Any) -> list[PageTable]:
 
 
 def _draws_rules(page: Any) -> bool:
-    """Whether the page draws at least a couple of horizontal and vertical strokes or boxes."""
-    horizontal = vertical = 0
+    """Whether the page's strokes and boxes rule at least one row of two cells.
+
+    That is a horizontal edge met by vertical edges at three places, and a vertical edge met by
+    horizontal edges at two heights. As in find_tables, edges in line with each other that touch are
+    one edge (a row of boxed cells), and edges closer than its snapping distance count as one.
+    Framed or shaded code listings and boxed notes have only their two sides, and are left alone.
+    """
+    horizontal: list[tuple[float, float, float]] = []  # (y, x0, x1)
+    vertical: list[tuple[float, float, float]] = []  # (x, y0, y1)
     for drawing in page.get_drawings():
         for item in drawing["items"]:
             if item[0] == "re":
-                horizontal, vertical = horizontal + 2, vertical + 2
+                r = item[1]
+                horizontal += ((r.y0, r.x0, r.x1), (r.y1, r.x0, r.x1))
+                vertical += ((r.x0, r.y0, r.y1), (r.x1, r.y0, r.y1))
             elif item[0] == "l":
-                start, end = item[1], item[2]
-                horizontal += abs(start.y - end.y) < 1
-                vertical += abs(start.x - end.x) < 1
-        if horizontal >= _MIN_RULES and vertical >= _MIN_RULES:
+                a, b = item[1], item[2]
+                if abs(a.y - b.y) < 1:
+                    horizontal.append((a.y, min(a.x, b.x), max(a.x, b.x)))
+                elif abs(a.x - b.x) < 1:
+                    vertical.append((a.x, min(a.y, b.y), max(a.y, b.y)))
+    if len(horizontal) * len(vertical) > _MAX_EDGE_PAIRS:
+        return True  # a drawing-heavy page: let find_tables decide
+    horizontal, vertical = _joined(horizontal), _joined(vertical)
+    return _met_at(horizontal, vertical, 3) and _met_at(vertical, horizontal, 2)
+
+
+def _joined(edges: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Edges in line (within the snapping distance) that touch or overlap, merged into one."""
+    joined: list[tuple[float, float, float]] = []
+    for position, low, high in sorted(edges, key=lambda e: (round(e[0] / _SNAP), e[1])):
+        if joined:
+            last_position, last_low, last_high = joined[-1]
+            if abs(position - last_position) <= _SNAP and low <= last_high + _SNAP:
+                joined[-1] = (last_position, last_low, max(last_high, high))
+                continue
+        joined.append((position, low, high))
+    return joined
+
+
+def _met_at(edges: list[tuple[float, float, float]], across: list[tuple[float, float, float]], places: int) -> bool:
+    """Whether one of ``edges`` is met by edges of ``across`` at ``places`` distinct positions."""
+    for position, low, high in edges:
+        met = sorted(a for a, a_low, a_high in across
+                     if low - _SNAP <= a <= high + _SNAP and a_low - _SNAP <= position <= a_high + _SNAP)
+        distinct = sum(1 for i, a in enumerate(met) if i == 0 or a - met[i - 1] > _SNAP)
+        if distinct >= places:
             return True
     return False
 
