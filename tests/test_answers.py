@@ -105,6 +105,16 @@ def test_a_follow_up_question_is_made_standalone(engine: Engine) -> None:
     assert "2004" in answer.text
 
 
+def test_stop_before_the_reply_prepares_nothing_more(engine: Engine) -> None:
+    stop = threading.Event()
+    stop.set()  # e.g. a new chat pressed while the model was still loading
+    events = list(engine.ask("Where is Porto Velho?", stop=stop))
+    answer = events[-1].answer
+    assert answer is not None and answer.stopped and answer.decision == "stopped"
+    assert not any(e.kind == "token" for e in events)
+    assert not any(e.extra.get("stage") == "reading" for e in events)  # no prompt was built
+
+
 def test_stop_mid_answer(engine: Engine) -> None:
     stop = threading.Event()
     tokens = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ModelLoadError
+from engine.errors import HushdocsError, ModelLoadError
 from engine.generation.llm import GeneratorOptions, LlamaGenerator
 
 
@@ -45,6 +45,19 @@ def test_settings_reach_llama_cpp(tiny_model_path: Path) -> None:
         assert generator.count_tokens("hello world") >= 2
     finally:
         generator.close()
+
+
+def test_a_closed_model_refuses_work_instead_of_crashing(tiny_model_path: Path) -> None:
+    """A window closed while an answer is being prepared closes the model under the answer's thread: llama.cpp
+    would crash the process on the next call."""
+    generator = LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=512, n_threads=1))
+    generator.close()
+    generator.close()  # closing twice is harmless
+    for call in (lambda: generator.count_tokens("hello"), lambda: generator.prompt_tokens([{"role": "user",
+                                                                                           "content": "hi"}]),
+                 lambda: list(generator.stream_chat([{"role": "user", "content": "hi"}], max_tokens=4))):
+        with pytest.raises(HushdocsError, match="was closed"):
+            call()
 
 
 def test_llama_cpp_log_goes_to_the_app_log(tiny_model_path: Path, caplog: pytest.LogCaptureFixture,

@@ -225,6 +225,9 @@ class Answerer:
         if history:
             yield AnswerEvent("status", "Reading the conversation…", extra={"stage": "rewriting"})
         standalone = self.standalone(question, history, generator, stop)
+        if stop is not None and stop.is_set():  # stopped before a word was written: nothing more to prepare
+            yield AnswerEvent("done", answer=self._stopped(question, standalone, generator, timings))
+            return
         yield AnswerEvent("status", "Searching your documents…", extra={"stage": "searching", "standalone": standalone})
         relevant = self.candidates(standalone, collection)
         timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
@@ -237,6 +240,9 @@ class Answerer:
             return
 
         passages, weights = self.choose_passages(standalone, relevant, generator, history)
+        if stop is not None and stop.is_set():
+            yield AnswerEvent("done", answer=self._stopped(question, standalone, generator, timings))
+            return
         messages = answer_messages(standalone, passages, history)
         yield AnswerEvent("status", f"Reading {len(passages)} passage{'s' if len(passages) != 1 else ''}…",
                           extra={"stage": "reading", "passages": passages})
@@ -265,6 +271,11 @@ class Answerer:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings = timings
         yield AnswerEvent("done", answer=answer)
+
+    @staticmethod
+    def _stopped(question: str, standalone: str, generator: Generator, timings: dict[str, float]) -> Answer:
+        return Answer(question, standalone, "", [], False, [], timings, generator.name, stopped=True,
+                      decision="stopped")
 
     def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool, *,
                 weights: dict[str, float]) -> Answer:

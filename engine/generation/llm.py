@@ -12,11 +12,12 @@ import ctypes
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from engine.errors import ModelLoadError
+from engine.errors import HushdocsError, ModelLoadError
 from engine.generation.cpu_backend import CpuBackend, load_cpu_backend
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class LlamaGenerator:
         self.options = options
         self.warning = ""
         self._lock = threading.Lock()
+        self._closed = False
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._check_chat_template()
 
@@ -136,8 +138,17 @@ class LlamaGenerator:
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         log.info("chat model %s: chat format %s, n_ctx %d", self.name, self.chat_format, self.n_ctx)
 
-    def count_tokens(self, text: str) -> int:
+    @contextmanager
+    def _model(self) -> Iterator[None]:
+        """The lock, and the promise that the model is still loaded: a closed llama.cpp model crashes the process
+        when used (a window closed while an answer was still being prepared)."""
         with self._lock:
+            if self._closed:
+                raise HushdocsError(f"The chat model {self.name} was closed.")
+            yield
+
+    def count_tokens(self, text: str) -> int:
+        with self._model():
             return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def apply_template(self, messages: Sequence[ChatMessage]) -> str:
@@ -175,6 +186,8 @@ class LlamaGenerator:
     def _tokenize(self, text: str, *, special: bool) -> list[int]:
         if not text:
             return []
+        if self._closed:
+            raise HushdocsError(f"The chat model {self.name} was closed.")
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
@@ -187,7 +200,7 @@ class LlamaGenerator:
         """
         import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
 
-        with self._lock:
+        with self._model():
             tokens = self.prompt_tokens(messages)
             max_tokens = min(max_tokens, self.n_ctx - len(tokens))
             if max_tokens <= 0:
@@ -220,8 +233,8 @@ class LlamaGenerator:
 
     def cached_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """How many of the prompt's first tokens are already evaluated (the KV cache's common prefix)."""
-        tokens = self.prompt_tokens(messages)
-        with self._lock:
+        with self._model():
+            tokens = self.prompt_tokens(messages)
             held = list(self._llm.input_ids[: self._llm.n_tokens])
         common = 0
         for mine, cached in zip(tokens, held, strict=False):
@@ -234,12 +247,14 @@ class LlamaGenerator:
         """Evaluate the start every prompt shares (the system prompt), so that the first question pays only
         for its own documents. ``messages`` is a sample prompt; its last message's content is left out.
         Returns how many tokens are now cached."""
-        tokens, starts = self._message_tokens([*messages[:-1], {"role": messages[-1]["role"], "content": ""}])
-        with self._lock:
+        with self._model():
+            tokens, starts = self._message_tokens([*messages[:-1], {"role": messages[-1]["role"], "content": ""}])
             self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens[: starts[-1]])
             return int(self._llm.n_tokens)
 
     def close(self) -> None:
         with self._lock:
-            self._llm.close()
+            if not self._closed:
+                self._closed = True
+                self._llm.close()
