@@ -9,9 +9,10 @@ from __future__ import annotations
 import multiprocessing
 import sys
 
-from engine.offline import seal_environment
+from engine.offline import seal_environment, seal_network
 
 seal_environment()  # before anything imports onnxruntime, tokenizers or llama.cpp (see engine/offline.py)
+seal_network()  # no internet socket from Python code but to the answer server that Settings may name
 
 
 def main(argv: list[str] | None = None) -> int:

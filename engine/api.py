@@ -21,7 +21,7 @@ from pathlib import Path
 
 import apsw
 
-from engine import __version__, model_files, paths
+from engine import __version__, model_files, offline, paths
 from engine.durations import format_duration
 from engine.embedding.embedder import Embedder, load_default_embedder
 from engine.errors import HushdocsError, ModelMissingError
@@ -37,6 +37,7 @@ from engine.generation.models import (
     resolve_chat_model,
 )
 from engine.generation.prompt import answer_messages
+from engine.generation.remote import AnswerServerError, RemoteGenerator, ServerAddress
 from engine.history import HISTORY_TURNS
 from engine.ingest.status import (
     EMPTY,
@@ -59,7 +60,7 @@ from engine.render_process import RenderProcess
 from engine.retrieval.search import FUSIONS, Fusion, Retriever, Scope, SearchMode, has_documents, scope_names
 from engine.sandbox import CallCancelledError
 from engine.selftest import Check, run_self_test
-from engine.settings import Settings
+from engine.settings import ANSWER_SOURCES, Settings
 from engine.store.conversations import Conversation, ConversationStore, Message
 from engine.store.db import connect
 from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
@@ -67,6 +68,7 @@ from engine.watch_syncs import SyncQueue
 
 __all__ = [
     "ACTUAL_SIZE",
+    "ANSWER_SOURCES",
     "CATALOGUE",
     "DEFAULT_COLLECTION",
     "EMBEDDER",
@@ -86,6 +88,7 @@ __all__ = [
     "TIERS",
     "Answer",
     "AnswerEvent",
+    "AnswerServerError",
     "CallCancelledError",
     "CatalogueModel",
     "Check",
@@ -113,6 +116,7 @@ __all__ = [
     "RenderedPage",
     "Scope",
     "SearchMode",
+    "ServerAddress",
     "Settings",
     "__version__",
     "by_name",
@@ -142,6 +146,7 @@ log = logging.getLogger(__name__)
 # A question longer than this is a pasted document, not a question: it would crowd the passages out of the
 # chat model's window (and overflow it) before any answer could start.
 MAX_QUESTION_CHARS = 4000
+ANSWER_SERVER = "answer server"  # the network seal's name for the one host answers may come from
 
 
 def generator_options(settings: Settings) -> GeneratorOptions:
@@ -155,7 +160,10 @@ def missing_models_message(settings: Settings) -> str:
     try:
         for model in (EMBEDDER, TOKENIZER):
             model_files.find(model)
-        resolve_chat_model(settings.chat_model)
+        if settings.answers_from == "server":
+            ServerAddress.parse(settings.server_url)  # the embedder stays here; the chat model is the server's
+        else:
+            resolve_chat_model(settings.chat_model)
     except HushdocsError as error:
         return str(error)
     return ""
@@ -278,7 +286,16 @@ class Engine:
         return resolve_chat_model(self.settings.chat_model, gpu_offload=offload)
 
     def chat_model_title(self) -> str:
-        """The chat model as Settings names it ("Qwen2.5-Coder-0.5B-Instruct"), or its file name."""
+        """The chat model as Settings names it ("Qwen2.5-Coder-0.5B-Instruct"), or its file name; for a server, its
+        model and where it is, the only computer contacted."""
+        if self.settings.answers_from == "server":
+            loaded = self._generator
+            served = loaded.name if isinstance(loaded, RemoteGenerator) else self.settings.server_model or "the model"
+            try:
+                where = ServerAddress.parse(self.settings.server_url).netloc
+            except HushdocsError:
+                where = repr(self.settings.server_url)
+            return f"{served} on the server {where}, the only computer Hushdocs contacts"
         path = self.chat_model_path()
         model = next((m for m in CATALOGUE if m.role == "chat" and m.file_name == path.name), None)
         return model.title.split(" (")[0] if model else path.name
@@ -288,14 +305,25 @@ class Engine:
         return missing_models_message(self.settings)
 
     def generator(self) -> Generator:
-        """The chat model, loaded on first use (seconds; call it from a worker thread)."""
+        """The chat model, loaded on first use (seconds; call it from a worker thread); or the answer server,
+        asked what it offers, when Settings say so (the network seal then lets this process reach it)."""
         with self._generator_lock:
             if self._generator is None:
-                generator = LlamaGenerator(self.chat_model_path(), generator_options(self.settings))
-                # The system prompt is the same for every question: evaluate it now, not on the first question.
-                generator.prefill(answer_messages("", []))
-                self._generator = generator
+                self._generator = self._remote_generator() if self.settings.answers_from == "server" else (
+                    self._local_generator())
             return self._generator
+
+    def _local_generator(self) -> LlamaGenerator:
+        generator = LlamaGenerator(self.chat_model_path(), generator_options(self.settings))
+        # The system prompt is the same for every question: evaluate it now, not on the first question.
+        generator.prefill(answer_messages("", []))
+        return generator
+
+    def _remote_generator(self) -> RemoteGenerator:
+        address = ServerAddress.parse(self.settings.server_url)
+        offline.allow(ANSWER_SERVER, (address.host, address.port))
+        return RemoteGenerator(address, model=self.settings.server_model, api_key=self.settings.server_api_key,
+                               default_n_ctx=self.settings.context_size)
 
     def generator_loaded(self) -> bool:
         return self._generator is not None
@@ -306,6 +334,7 @@ class Engine:
             if self._generator is not None:
                 self._generator.close()
             self._generator = None
+            offline.allow(ANSWER_SERVER, None)  # the next load allows the server the settings name, if any
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -489,6 +518,7 @@ class Engine:
             if self._generator is not None:
                 self._generator.close()
                 self._generator = None
+            offline.allow(ANSWER_SERVER, None)
         with self._connections_lock:
             # Worker threads' connections too: each is idle once its thread's work is done.
             for conn in self._connections:

@@ -22,7 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from engine.ingest.status import FAILED, LoadError
-from engine.offline import seal_environment
+from engine.offline import seal_environment, seal_network
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def _import_function(name: str) -> Callable[..., Any]:
 
 def _child_main(connection: Connection, function_name: str) -> None:
     seal_environment()  # inherited from the parent already; sealed again before the libraries import anything
+    seal_network()  # a parser or renderer has no server to reach
     function = _import_function(function_name)
     connection.send(_READY)
     while True:

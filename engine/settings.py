@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from engine import paths
@@ -14,9 +14,11 @@ from engine.retrieval.search import FUSIONS, Fusion
 log = logging.getLogger(__name__)
 
 # Settings that take one of a few words: a hand-edited file may hold anything.
-_CHOICES: dict[str, tuple[str, ...]] = {"fusion": FUSIONS}
+ANSWER_SOURCES = ("local", "server")  # answers written by this computer, or by the server at ``server_url``
+_CHOICES: dict[str, tuple[str, ...]] = {"fusion": FUSIONS, "answers_from": ANSWER_SOURCES}
 # What the loaded chat model was built from: changing one of these means loading the model again.
-MODEL_RELOAD_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads")
+MODEL_RELOAD_SETTINGS = ("chat_model", "context_size", "gpu_layers", "threads", "answers_from", "server_url",
+                         "server_model", "server_api_key")
 
 
 @dataclass
@@ -45,6 +47,14 @@ class Settings:
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on
+    # Who writes the answers: "local" (chat_model, on this computer) or "server", an OpenAI-compatible chat server
+    # on the person's network (llama.cpp's llama-server, vLLM, Ollama, LM Studio); the embedder stays local.
+    answers_from: str = "local"
+    server_url: str = ""  # e.g. http://gpu-box.lan:8080; the only host Hushdocs then contacts
+    server_model: str = ""  # the server's model to ask; empty: the first one it lists
+    # Sent as "Authorization: Bearer ..." when not empty. Kept in this file (no keyring library is installed), which
+    # save() writes readable by its owner only; never shown in a repr or a log.
+    server_api_key: str = field(default="", repr=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -78,7 +88,11 @@ class Settings:
         defaults = asdict(Settings())
         changed = {key: value for key, value in asdict(self).items() if value != defaults[key]}
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(changed, indent=2), "utf-8")
+        # Owner-only (0600) from the first byte, as it may hold the server's API key; a leftover .tmp is replaced.
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(changed, indent=2))
         os.replace(temporary, path)
 
     def needs_model_reload(self, previous: Settings) -> bool:
