@@ -36,7 +36,7 @@ from ui.row_model import Index, RowListModel
 from ui.workers import Changes, OpRunner
 
 SEARCH_DELAY_MS = 250  # typing pauses this long before the list is searched
-RENAME_FIELD_WIDTH = 56  # characters the rename field shows at once
+RENAME_FIELD_MIN_CHARS, RENAME_FIELD_MAX_CHARS = 40, 100  # the rename field fits the title between these
 EXPORT_NAME_CHARS = 80  # a suggested export file name is cut at a word end before this
 # Characters some file system refuses in a name (Windows' set, which covers the others), and control characters.
 _UNSAFE_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
@@ -213,11 +213,15 @@ class ConversationsPanel(QWidget):
         dialog = QInputDialog(self)
         dialog.setWindowTitle("Rename conversation")
         dialog.setLabelText("Title:")
-        dialog.setTextValue(one_line(self.model.title_of(conversation_id)))
+        title = one_line(self.model.title_of(conversation_id))
+        dialog.setTextValue(title)
         field = dialog.findChild(QLineEdit)
         if field is not None:
-            field.setMinimumWidth(field.fontMetrics().averageCharWidth() * RENAME_FIELD_WIDTH)
-            field.selectAll()
+            metrics = field.fontMetrics()
+            wanted = metrics.horizontalAdvance(title) + 8 * metrics.averageCharWidth()  # and the frame's margins
+            field.setMinimumWidth(min(max(wanted, metrics.averageCharWidth() * RENAME_FIELD_MIN_CHARS),
+                                      metrics.averageCharWidth() * RENAME_FIELD_MAX_CHARS))
+            field.selectAll()  # typing replaces it
         return dialog
 
     def rename(self, conversation_id: int, title: str | None = None) -> None:
