@@ -370,6 +370,19 @@ def test_mailbox_indexed_and_an_attachment_found_in_its_message(tmp_path: Path, 
     assert "closed for repairs until the twentieth of March" in hit.text
 
 
+def test_eml_with_a_message_forwarded_as_an_attachment(tmp_path: Path) -> None:
+    message = _message("Fwd: berth swap", "See the request below.")
+    message.add_attachment(_message("Berth swap", "Could I swap berth B002 for a berth nearer the crane?",
+                                    "Tomas Berg <tomas@harbour.example>"))
+    path = tmp_path / "forward.eml"
+    path.write_bytes(message.as_bytes())
+    doc = _load(path)
+    assert [h.title for h in doc.headings] == ["Fwd: berth swap", "Forwarded: Berth swap"]
+    request = doc.text.index("Could I swap berth B002")
+    assert doc.heading_at(request) == "Forwarded: Berth swap"
+    assert "From: Tomas Berg <tomas@harbour.example>" in doc.text
+
+
 def test_eml_with_only_an_html_body(tmp_path: Path) -> None:
     message = email.message.EmailMessage()
     message["From"] = "office@harbour.example"

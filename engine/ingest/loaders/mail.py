@@ -24,6 +24,7 @@ HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _MBOX_SEPARATOR = re.compile(rb"^From .*\r?\n", re.MULTILINE)
 _ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)  # mboxrd quoting of body lines starting "From "
 _MAX_ATTACHMENTS = 100  # per message
+_MAX_FORWARD_DEPTH = 3  # messages forwarded inside forwarded messages
 
 
 def load_mail(data: bytes, path: Path) -> ParsedDocument:
@@ -50,16 +51,22 @@ def _mbox_messages(data: bytes) -> list[bytes]:
     return [_ESCAPED_FROM.sub(rb"\1", data[match.end():end]) for match, end in zip(separators, ends, strict=True)]
 
 
-def _add_message(out: DocumentText, message: EmailMessage) -> None:
+def _add_message(out: DocumentText, message: EmailMessage, depth: int = 0) -> None:
+    """The message as a section; a message forwarded as an attachment follows as a section of its own."""
     subject = _header(message, "Subject") or "(no subject)"
-    out.heading(subject, written=False)
+    out.heading(subject if not depth else f"Forwarded: {subject}", written=False)
     out.paragraph("\n".join(f"{name}: {value}" for name in HEADERS if (value := _header(message, name))))
     out.paragraph(_body(message))
     for count, part in enumerate(message.iter_attachments()):
         if count >= _MAX_ATTACHMENTS:
             out.paragraph(f"(and more attachments, past the first {_MAX_ATTACHMENTS} not read)")
             break
-        _add_attachment(out, part, subject)
+        forwarded = part.get_content() if part.get_content_type() == "message/rfc822" else None
+        if isinstance(forwarded, EmailMessage):
+            if depth < _MAX_FORWARD_DEPTH:
+                _add_message(out, forwarded, depth + 1)
+        else:
+            _add_attachment(out, part, subject)
 
 
 def _header(message: EmailMessage, name: str) -> str:
