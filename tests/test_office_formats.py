@@ -291,6 +291,20 @@ def test_opendocument_declaring_entities_is_refused_unexpanded(tmp_path: Path) -
     assert error.status == FAILED and "content.xml declares XML entities" in error.reason
 
 
+def test_slide_deck_with_an_entity_bomb_is_refused_unexpanded(tmp_path: Path) -> None:
+    laughs = '<!DOCTYPE d [<!ENTITY a0 "hahahahaha">' + "".join(
+        f'<!ENTITY a{n} "{f"&a{n - 1};" * 10}">' for n in range(1, 10)) + "]>"  # 10 GB once expanded
+    source, path = write_deck(tmp_path / "plain.pptx"), tmp_path / "laughs.pptx"
+    with zipfile.ZipFile(source) as plain, zipfile.ZipFile(path, "w") as hostile:
+        for info in plain.infolist():
+            data = plain.read(info)
+            if info.filename == "ppt/slides/slide1.xml":
+                data = data.replace(b"?>", b"?>" + laughs.encode(), 1).replace(b"Launch day", b"&a9;")
+            hostile.writestr(info, data)
+    error = _error(path)
+    assert error.status == FAILED and error.reason.startswith("corrupt PowerPoint file:")
+
+
 # --- RTF ---------------------------------------------------------------------------------------
 
 
