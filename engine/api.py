@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import apsw
 
@@ -238,6 +239,7 @@ class Engine:
         # Passwords of encrypted files given in this session (path -> password): memory only, never stored or
         # logged; read and changed by indexing, under the write lock.
         self._passwords: dict[str, str] = {}
+        self.passwords: Mapping[str, str] = MappingProxyType(self._passwords)  # read-only, for the viewer's child
         self._connections: list[apsw.Connection] = []
         self._connections_lock = threading.Lock()
         self._conversations = Conversations(self._connection)

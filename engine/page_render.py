@@ -127,8 +127,9 @@ def line_rectangles(words: list[Word]) -> list[Rectangle]:
 _open: dict[tuple[str, int, int], Any] = {}
 
 
-def open_document(path: str, max_bytes: int) -> Any:
-    """The PyMuPDF document of ``path`` with at least one page, or LoadError with the true reason."""
+def open_document(path: str, max_bytes: int, password: str = "") -> Any:
+    """The PyMuPDF document of ``path`` with at least one page, or LoadError with the true reason; an encrypted
+    one is opened with ``password`` (given by the person for this session)."""
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     try:
@@ -154,8 +155,9 @@ def open_document(path: str, max_bytes: int) -> Any:
     pymupdf.TOOLS.reset_mupdf_warnings()
     try:
         document = pymupdf.open(stream=data, filetype=pdf.FILETYPES.get(ext) or images.FILETYPES.get(ext, "pdf"))
-        if document.needs_pass:
-            raise LoadError(SKIPPED, "encrypted: needs a password")
+        if document.needs_pass and not (password and document.authenticate(password)):
+            raise LoadError(SKIPPED, "encrypted: the password given is wrong" if password
+                            else "encrypted: needs a password")
         count = document.page_count
     except (RuntimeError, ValueError, IndexError, pymupdf.mupdf.FzErrorBase) as error:
         raise LoadError(FAILED, f"corrupt or unreadable {label}: {' '.join(str(error).split())[:160]}") from error
@@ -177,12 +179,12 @@ def _first_complaint(warnings: str) -> str:
 
 
 def render_page(path: str, page_number: int, quotes: Sequence[str] = (), view: PageView | None = None, *,
-                find: str = "", max_bytes: int = 200 * 1024 * 1024) -> RenderedPage:
+                find: str = "", max_bytes: int = 200 * 1024 * 1024, password: str = "") -> RenderedPage:
     """Page ``page_number`` (1-based, clamped) at the view's size, each quote marked, ``find``'s matches found."""
     import pymupdf  # noqa: PLC0415 - heavy, loaded on first use
 
     view = view or PageView()
-    document = open_document(path, max_bytes)
+    document = open_document(path, max_bytes, password)
     count = document.page_count
     number = min(max(page_number, 1), count)
     page = document[number - 1]
@@ -208,9 +210,10 @@ def render_page(path: str, page_number: int, quotes: Sequence[str] = (), view: P
                         bytes(pixmap.samples), highlights, found)
 
 
-def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024) -> list[tuple[int, int]]:
+def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024,
+               password: str = "") -> list[tuple[int, int]]:
     """(page, matches) for every page holding ``query`` (case-insensitive, as MuPDF searches)."""
-    document = open_document(path, max_bytes)
+    document = open_document(path, max_bytes, password)
     pages: list[tuple[int, int]] = []
     if query.strip():
         for number in range(document.page_count):

@@ -9,7 +9,7 @@ A call that is stopped before its turn is dropped; one stopped while it runs is 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.ingest.status import FAILED, LoadError
@@ -21,8 +21,11 @@ DEFAULT_SERVER = "engine.render_child:serve"
 
 class RenderProcess:
     def __init__(self, timeout_s: float = 20.0, max_bytes: int = 200 * 1024 * 1024,
-                 server: str = DEFAULT_SERVER, patience_s: float = 1.0) -> None:
+                 server: str = DEFAULT_SERVER, patience_s: float = 1.0,
+                 passwords: Mapping[str, str] | None = None) -> None:
         self.timeout_s = timeout_s
+        # the session's passwords of encrypted files (Engine.passwords), sent to the child through its pipe
+        self._passwords: Mapping[str, str] = passwords if passwords is not None else {}
         self.max_bytes = max_bytes
         self.patience_s = patience_s
         self._child = SandboxProcess(server, name="hushdocs-renderer", timeout_s=timeout_s)
@@ -38,7 +41,8 @@ class RenderProcess:
 
     def render_page(self, path: str, page: int, quotes: Sequence[str], view: PageView, *, find: str = "",
                     cancel: threading.Event | None = None) -> RenderedPage:
-        rendered: RenderedPage = self._call(cancel, "page", path, page, tuple(quotes), view, find=find)
+        rendered: RenderedPage = self._call(cancel, "page", path, page, tuple(quotes), view, find=find,
+                                            password=self._passwords.get(path, ""))
         return rendered
 
     def load_text(self, path: str, spans: Sequence[tuple[int, int]],
@@ -47,7 +51,8 @@ class RenderProcess:
         return loaded
 
     def find_pages(self, path: str, query: str, cancel: threading.Event | None = None) -> list[tuple[int, int]]:
-        pages: list[tuple[int, int]] = self._call(cancel, "find", path, query)
+        pages: list[tuple[int, int]] = self._call(cancel, "find", path, query,
+                                                  password=self._passwords.get(path, ""))
         return pages
 
     def _call(self, cancel: threading.Event | None, operation: str, *args: Any, **kwargs: Any) -> Any:

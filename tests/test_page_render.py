@@ -11,7 +11,7 @@ import pytest
 
 from engine.api import LoadError, PageView, RenderProcess, render_page
 from engine.page_render import ACTUAL_SIZE, load_text, page_zoom
-from tests.support.documents import write_pdf
+from tests.support.documents import write_encrypted_pdf, write_pdf
 
 SENTENCES = ["The harbour opens at six in the morning.", "Boats are launched from the western slipway only.",
              "The clubhouse closes during storms."]
@@ -115,3 +115,21 @@ def test_markdown_and_html_come_with_their_source(tmp_path: Path) -> None:
     page.write_bytes("<meta charset='windows-1252'><h1>Caf\xe9</h1><p>Open daily.</p>".encode("cp1252"))
     html = load_text(str(page))
     assert html.markup == "html" and "<h1>Café</h1>" in html.source
+
+
+def test_an_encrypted_pdf_is_shown_with_the_sessions_password(tmp_path: Path) -> None:
+    locked = str(write_encrypted_pdf(tmp_path / "locked.pdf", "The vault opens at dawn.", password="tulip-42"))
+    passwords: dict[str, str] = {}
+    process = RenderProcess(timeout_s=10, passwords=passwords)  # a live view, like Engine.passwords
+    try:
+        with pytest.raises(LoadError, match="needs a password"):
+            process.render_page(locked, 1, [], PageView())
+        passwords[locked] = "wrong"
+        with pytest.raises(LoadError, match="password given is wrong"):
+            process.render_page(locked, 1, [], PageView())
+        passwords[locked] = "tulip-42"
+        shown = process.render_page(locked, 1, ["The vault opens at dawn."], PageView())
+        assert shown.page_count == 1 and shown.highlights
+        assert process.find_pages(locked, "vault") == [(1, 1)]
+    finally:
+        process.close()

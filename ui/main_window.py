@@ -88,7 +88,8 @@ class MainWindow(QMainWindow):
         self.library = LibraryPanel(self.engine)
         self.conversations = ConversationsPanel(self.engine, self.ops)
         self.chat = ChatPanel(self.engine, self.pool, self.ops)
-        self.viewer = SourceViewer(self.pool, self.engine.settings.max_file_mb * 1024 * 1024)
+        self.viewer = SourceViewer(self.pool, self.engine.settings.max_file_mb * 1024 * 1024,
+                                   passwords=self.engine.passwords)
         self.viewer.hide()
         self.progress = ProgressStrip()
         self.notice = NoticeBar()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,10 +115,11 @@ class SourceViewer(QWidget):
     closed = Signal()
     error = Signal(str)
 
-    def __init__(self, pool: WorkerPool, max_file_bytes: int, parent: QWidget | None = None) -> None:
+    def __init__(self, pool: WorkerPool, max_file_bytes: int, parent: QWidget | None = None,
+                 passwords: Mapping[str, str] | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
-        self._renderer = _RendererSlot(RenderProcess(max_bytes=max_file_bytes))
+        self._renderer = _RendererSlot(RenderProcess(max_bytes=max_file_bytes, passwords=passwords))
         self.destroyed.connect(self._renderer.close)
         self.target: Target | None = None
         self.page_count = 0
