@@ -291,13 +291,14 @@ def test_the_conversation_list_shows_one_line_each_with_its_day_and_searches_the
     assert panel.view.sizeHintForRow(row) < 2 * panel.view.fontMetrics().height()  # one line high
     assert panel.model.data(panel.model.index(row), panel.model.DayRole) == datetime.now().strftime("%H:%M")
 
+    harbour_title = panel.model.title_of(harbour)
+
     def searched(text: str) -> list[str]:
         panel.search.setText(text)
         qtbot.waitUntil(lambda: not panel._search_timer.isActive(), timeout=2_000)
         return [c.title for c in panel.model.rows()]
 
     assert searched("FLOUR") == ["Bread"]  # a message's words, whatever their case
-    harbour_title = panel.model.title_of(harbour)
     assert searched("harbour calloway") == [harbour_title]  # every word, title or messages
     assert searched("salt_free") == ["Bread"] and searched("salt%") == []  # LIKE's wildcards are plain letters
     assert searched("bread harbour") == [] and panel.no_match.isVisible()
