@@ -137,7 +137,7 @@ class ChatPanel(QWidget):
         self.last_run: AnswerRun | None = None  # the latest answer of this conversation, kept once done (its tokens)
         self._finishing: set[AnswerRun] = set()  # stopped answers of conversations no longer shown, being saved
         self._render = Throttle(self._render_stream, 100, self)
-        self.evidence = EvidenceCard(Thumbnails(pool, self), self)
+        self.evidence = EvidenceCard(Thumbnails(pool, self, passwords=engine.passwords), self)
         ops.failed.connect(self.error)
         ops.crashed.connect(pool.crashed)
 

@@ -1,8 +1,9 @@
 """The evidence behind a citation marker: on hover over [n], the sentences it quotes and a small picture of the
 cited page with them marked.
 
-Thumbnails are rendered off the GUI thread (``render_page`` in a pool worker) and kept for the session, so a
-second hover over the same citation shows its page at once.
+Thumbnails are rendered off the GUI thread, by a render child of their own (``RenderProcess``: MuPDF never
+runs in the app process, and a file that crashes or hangs it costs only its thumbnail), and kept for the
+session, so a second hover over the same citation shows its page at once.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import html
 import os
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from PySide6.QtCore import QObject, QPoint, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from engine.api import Citation, HushdocsError, LoadError, RenderedPage, is_paged, render_page
+from engine.api import Citation, HushdocsError, LoadError, PageView, RenderedPage, RenderProcess, is_paged
 from ui import theme
 from ui.messages import source_label
 from ui.workers import WorkerPool
@@ -47,12 +49,12 @@ def page_image(page: RenderedPage) -> QImage:
     return image
 
 
-def _render(path: str, page: int, quotes: tuple[str, ...]) -> RenderedPage:
+def _render(renderer: RenderProcess, path: str, page: int, quotes: tuple[str, ...]) -> RenderedPage:
     """The page as the viewer renders it (scaled down when shown)."""
     if not os.path.isfile(path):
         raise HushdocsError(f"{path} is no longer there (moved or deleted?).")
     try:
-        return render_page(path, page, quotes)
+        return renderer.render_page(path, page, quotes, PageView())
     except LoadError as error:
         raise HushdocsError(f"Cannot show {os.path.basename(path)}: {error.reason}") from error
 
@@ -63,9 +65,12 @@ class Thumbnails(QObject):
     ready = Signal(object)  # the ThumbnailKey whose image is now there
     failed = Signal(object, str)  # the ThumbnailKey, why its page cannot be shown (the file moved, ...)
 
-    def __init__(self, pool: WorkerPool, parent: QObject | None = None) -> None:
+    def __init__(self, pool: WorkerPool, parent: QObject | None = None,
+                 passwords: Mapping[str, str] | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
+        self.renderer = RenderProcess(passwords=passwords)  # its child starts with the first thumbnail
+        self.destroyed.connect(self.renderer.close)
         self._images: OrderedDict[ThumbnailKey, QImage] = OrderedDict()
         self._rendering: set[ThumbnailKey] = set()
 
@@ -86,7 +91,7 @@ class Thumbnails(QObject):
         if key not in self._rendering:
             self._rendering.add(key)
             path, page, quotes = key
-            self.pool.start(lambda _stop: _render(path, page, quotes),
+            self.pool.start(lambda _stop: _render(self.renderer, path, page, quotes),
                             name="thumbnail", on_result=lambda result: self._store(key, result),
                             on_error=lambda message: self.failed.emit(key, message),
                             on_finished=lambda: self._rendering.discard(key))
