@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -22,6 +23,7 @@ from engine.api import Engine
 from tests.support.documents import write_pdf
 from tests.test_ui_support import NOTES, PAGES
 from ui.conversations_panel import day_label, export_file_name
+from ui.elided_label import ElidedLabel
 from ui.main_window import MainWindow
 from ui.settings_dialog import chat_model_choices
 
@@ -326,3 +328,17 @@ def test_settings_no_longer_offer_the_tiny_model_but_keep_a_setting_naming_it() 
     assert offered and not any("SmolLM2" in label for label in offered)
     kept = dict((value, label) for label, value in chat_model_choices("smollm2-135m-instruct-q4_1"))
     assert "no longer offered" in kept["smollm2-135m-instruct-q4_1"]
+
+
+def test_an_elided_label_keeps_one_line_and_shortens_to_its_width(qtbot: QtBot) -> None:
+    label = ElidedLabel("garden-notes-of-the-allotment\nsociety.md", Qt.TextElideMode.ElideMiddle, bold=True)
+    qtbot.addWidget(label)
+    label.resize(label.sizeHint())
+    label.show()
+    assert label.text() == "garden-notes-of-the-allotment society.md" and label.shown_text() == label.text()
+    label.resize(label.minimumSizeHint().width() + 40, label.height())
+    shown = label.shown_text()
+    assert "…" in shown and shown.endswith(".md") and len(shown) < len(label.text())  # the extension stays
+    assert label.minimumSizeHint().width() < label.sizeHint().width() // 3  # it never widens its pane
+    label.clear()
+    assert label.shown_text() == ""

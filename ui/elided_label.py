@@ -14,7 +14,6 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, *, bold: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._full = ""
         self._mode = mode
         if bold:
             font = self.font()
@@ -25,26 +24,21 @@ class ElidedLabel(QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        self._full = " ".join(text.split())  # one line: new lines and runs of spaces become single spaces
-        super().setText(self._full)
+        super().setText(" ".join(text.split()))  # one line: new lines and runs of spaces become single spaces
         self.updateGeometry()
-        self.update()
-
-    def full_text(self) -> str:
-        return self._full
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         metrics = self.fontMetrics()
         width = metrics.horizontalAdvance("M" * MIN_CHARACTERS + "…")
-        return QSize(min(width, metrics.horizontalAdvance(self._full) + 2), metrics.height())
+        return QSize(min(width, metrics.horizontalAdvance(self.text()) + 2), metrics.height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         metrics = self.fontMetrics()
-        return QSize(metrics.horizontalAdvance(self._full) + 2, metrics.height())
+        return QSize(metrics.horizontalAdvance(self.text()) + 2, metrics.height())
 
     def shown_text(self) -> str:
         """The text as it fits the label's current width."""
-        return self.fontMetrics().elidedText(self._full, self._mode, self.contentsRect().width())
+        return self.fontMetrics().elidedText(self.text(), self._mode, self.contentsRect().width())
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
