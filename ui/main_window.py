@@ -505,7 +505,8 @@ class MainWindow(QMainWindow):
         deadline = time.monotonic() + self.SHUTDOWN_WAIT_S
         self._workers_ended = self.pool.shutdown(_ms_until(deadline)) and self.ops.shutdown(_ms_until(deadline))
         if not self._workers_ended:
-            log.warning("closing: workers still running after %.0f s", self.SHUTDOWN_WAIT_S)
+            log.warning("closing: still running after %.0f s: %s", self.SHUTDOWN_WAIT_S,
+                        ", ".join(self.pool.running()) or "a conversation write")
         elif self._close_engine:
             self.engine.close()
         return self._workers_ended

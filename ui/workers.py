@@ -122,6 +122,10 @@ class WorkerPool(QObject):
             worker.signals.blockSignals(True)  # nothing may reach widgets that are closing
         return bool(self._pool.waitForDone(timeout_ms))
 
+    def running(self) -> list[str]:
+        """The names of the workers whose work has not ended (what a shutdown is still waiting for)."""
+        return sorted(worker.name for worker in self._workers if not worker.done.is_set())
+
 
 class Throttle(QObject):
     """Calls ``callback`` at most every ``interval_ms`` (~10 Hz): the first call soon, the last call always."""
