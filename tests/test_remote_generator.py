@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
 
 from engine.api import AnswerServerError, Engine, HushdocsError, ServerAddress, Settings
 from engine.embedding.embedder import OnnxEmbedder
 from engine.generation.llm import LlamaGenerator
 from engine.generation.remote import STOP_POLL_S, RemoteGenerator
 from tests.support.child_network import GUARD_DIR
+from ui.settings_dialog import SettingsDialog
 
 ROOT = Path(__file__).resolve().parents[1]
 SEAL_DRIVER = ROOT / "tests" / "support" / "remote_seal_driver.py"
@@ -62,7 +65,7 @@ def server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=5)  # uvicorn waits for a request in flight; the model cannot stop mid-prompt
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -123,16 +126,6 @@ def test_stop_ends_the_stream_between_pieces(remote: RemoteGenerator) -> None:
     assert len(pieces) == 3
 
 
-def test_stop_ends_the_wait_while_the_server_reads_a_long_prompt(remote: RemoteGenerator) -> None:
-    stop = threading.Event()
-    prompt = "The harbour opened in 1891 and handles fishing boats. " * 130  # ~1,700 tokens to read first
-    threading.Timer(0.3, stop.set).start()
-    started = time.perf_counter()
-    pieces = list(remote.stream_chat([{"role": "user", "content": prompt}], max_tokens=8, stop=stop))
-    waited = time.perf_counter() - started
-    assert pieces == [] and waited < 0.3 + STOP_POLL_S + 1.0, f"stopped after {waited:.1f} s"
-
-
 def test_a_reply_the_server_breaks_off_is_an_error_not_an_empty_answer(remote: RemoteGenerator) -> None:
     too_long = [{"role": "user", "content": "word " * 3000}]  # more tokens than the server's window
     with pytest.raises(AnswerServerError, match=r"at http://127\.0\.0\.1:\d+ ended its reply before finishing"):
@@ -188,6 +181,33 @@ def test_a_malformed_server_address_is_refused_before_any_connection() -> None:
     assert "answer server address" in Engine(Settings(answers_from="server", server_url="ftp://x")).missing_models()
 
 
+def test_the_server_settings_keep_the_key_to_their_owner(hushdocs_home: Path) -> None:
+    settings = Settings(answers_from="server", server_url="http://gpu-box.lan:8080", server_api_key="sk-secret")
+    hushdocs_home.mkdir(parents=True, exist_ok=True)
+    path = hushdocs_home / "settings.json"
+    settings.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert Settings.load(path) == settings
+    assert "sk-secret" not in repr(settings)
+    assert Settings.load(path).needs_model_reload(Settings(answers_from="server", server_url="http://other:8080"))
+
+
+def test_the_settings_dialog_chooses_who_writes_answers(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(Settings(), gpu_supported=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.answers_from.currentData() == "local" and not dialog.server_url.isVisible()
+    dialog.answers_from.setCurrentIndex(dialog.answers_from.findData("server"))
+    assert dialog.server_url.isVisible() and not dialog.model.isEnabled()
+    assert dialog.server_key.echoMode() == QLineEdit.EchoMode.Password
+    dialog.server_url.setText(" http://gpu-box.lan:8080 ")
+    dialog.server_model.setText("qwen2.5-7b-instruct")
+    dialog.server_key.setText("sk-secret")
+    values = dialog.values()
+    assert (values.answers_from, values.server_url, values.server_model, values.server_api_key) == (
+        "server", "http://gpu-box.lan:8080", "qwen2.5-7b-instruct", "sk-secret")
+
+
 def _without_test_guard() -> dict[str, str]:
     """This environment less the tests' subprocess guard: what refuses a connection there must be the app."""
     environment = dict(os.environ)
@@ -219,3 +239,14 @@ def test_the_seal_lets_only_the_configured_server_through(server: ServerAddress,
     assert internet, "strace saw no connection at all: the trace did not work"
     elsewhere = [line for line in internet if f"htons({server.port})" not in line or '"127.0.0.1"' not in line]
     assert elsewhere == [], "the app reached past the server:\n" + "\n".join(elsewhere[:20])
+
+
+def test_stop_ends_the_wait_while_the_server_reads_a_long_prompt(remote: RemoteGenerator) -> None:
+    stop = threading.Event()
+    """Last in the module: the server goes on reading the prompt after the client has gone."""
+    prompt = "The harbour opened in 1891 and handles fishing boats. " * 130  # ~1,700 tokens: seconds to read
+    threading.Timer(0.3, stop.set).start()
+    started = time.perf_counter()
+    pieces = list(remote.stream_chat([{"role": "user", "content": prompt}], max_tokens=8, stop=stop))
+    waited = time.perf_counter() - started
+    assert pieces == [] and waited < 0.3 + STOP_POLL_S + 1.0, f"stopped after {waited:.1f} s"

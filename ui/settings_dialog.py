@@ -1,4 +1,5 @@
-"""Settings: chat model, context, GPU layers, threads, temperature, passages and their length; what is where."""
+"""Settings: who writes answers (this computer or a server), chat model, context, GPU layers, threads, temperature,
+passages and their length; what is where."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -125,6 +127,7 @@ class SettingsDialog(QDialog):
                                        "Shorter: the answer starts sooner. Longer: more context around them.")
 
         form = QFormLayout()
+        self._add_answer_source(form, settings)
         form.addRow("Chat model:", self.model)
         form.addRow("Context size:", self.context)
         form.addRow("GPU layers:", self.gpu_layers)
@@ -162,6 +165,41 @@ class SettingsDialog(QDialog):
         layout.addWidget(about)
         layout.addWidget(buttons)
 
+    def _add_answer_source(self, form: QFormLayout, settings: Settings) -> None:
+        """Write answers with: this computer, or a server on the network (its address, model and key)."""
+        self.answers_from = QComboBox()
+        self.answers_from.addItem("This computer", "local")
+        self.answers_from.addItem("A server at this address", "server")
+        self.answers_from.setCurrentIndex(max(self.answers_from.findData(settings.answers_from), 0))
+        self.server_url = QLineEdit(settings.server_url)
+        self.server_url.setPlaceholderText("http://gpu-box.lan:8080")
+        self.server_model = QLineEdit(settings.server_model)
+        self.server_model.setPlaceholderText("the first model the server lists")
+        self.server_key = QLineEdit(settings.server_api_key)
+        self.server_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server_key.setPlaceholderText("none")
+        self.server_key.setToolTip("Kept in the settings file, which only your user account can read")
+        note = QLabel("Your documents are searched on this computer; each question and the passages it reads go "
+                      "to this server, the only computer Hushdocs then contacts (llama.cpp's llama-server, vLLM, "
+                      "Ollama, LM Studio: any OpenAI-compatible chat server).")
+        note.setWordWrap(True)
+        note.setEnabled(False)
+        form.addRow("Write answers with:", self.answers_from)
+        form.addRow("Server address:", self.server_url)
+        form.addRow("Server model:", self.server_model)
+        form.addRow("Server API key:", self.server_key)
+        form.addRow("", note)
+        server_fields = (self.server_url, self.server_model, self.server_key, note)
+
+        def source_changed() -> None:
+            on_server = self.answers_from.currentData() == "server"
+            for field in server_fields:
+                form.setRowVisible(field, on_server)
+            self.model.setEnabled(not on_server)  # the server's model writes; the local one is not loaded
+
+        self.answers_from.currentIndexChanged.connect(source_changed)
+        source_changed()
+
     def values(self) -> Settings:
         chosen = self.model.currentData()
         return dataclasses.replace(
@@ -169,7 +207,9 @@ class SettingsDialog(QDialog):
             chat_model=str(chosen) if chosen and chosen != ADD_GGUF else self.original.chat_model,
             context_size=self.context.value(), gpu_layers=self.gpu_layers.value(), threads=self.threads.value(),
             temperature=round(self.temperature.value(), 2), passages=self.passages.value(),
-            passage_tokens=self.passage_tokens.value())
+            passage_tokens=self.passage_tokens.value(), answers_from=str(self.answers_from.currentData()),
+            server_url=self.server_url.text().strip(), server_model=self.server_model.text().strip(),
+            server_api_key=self.server_key.text().strip())
 
     def add_gguf(self, path: str) -> None:
         """Use a .gguf file the user picked (or dropped) as the chat model."""
