@@ -80,9 +80,9 @@ def _close_on_termination_signals(window: MainWindow) -> Callable[[], None]:
 
     Python runs signal handlers only between bytecodes, and the Qt event loop runs none while idle, so the
     signal's wake-up byte goes to a socket pair that Qt watches. Returns the function that undoes this."""
-    if not hasattr(signal, "SIGTERM"):
+    if os.name != "posix":  # Windows ends a GUI process without a signal Python could see
         return lambda: None
-    reader, writer = socket.socketpair()
+    reader, writer = socket.socketpair(socket.AF_UNIX)  # a Unix socket pair: nothing the offline seal refuses
     for end in (reader, writer):
         end.setblocking(False)
     previous_fd = signal.set_wakeup_fd(writer.fileno())
