@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.ingest import loaders
+from engine.ingest.accents import compose_accents
 from engine.ingest.loaders import html, images, ocr, pdf, text
 from engine.ingest.loaders.archive import check_archive
 from engine.ingest.status import FAILED, SKIPPED, LoadError
@@ -81,7 +82,8 @@ class LoadedText:
 
 
 def _normal(word: str) -> str:
-    return "".join(_WORD.findall(word.lower()))
+    """A word as matched against a passage's: accents joined as the loaders join them ("erkl¨art"), lower case."""
+    return "".join(_WORD.findall(compose_accents(word).lower()))
 
 
 def passage_words(words: list[Word], passage: str) -> list[Word]:

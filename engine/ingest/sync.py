@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 # 1: PDF line-end hyphens kept where the document writes the word hyphenated ("polynomial-time").
 # 2: tables in PDF, Word and HTML read row by row, each row with its header; CSV read as a table.
 # 3: scanned pages and images read by OCR; PDFs the reader repaired reported as damaged.
-READER_VERSION = 3
+# 4: accents that PDFs write apart from their letters ("erkl¨art") joined to them; all text in NFC.
+READER_VERSION = 4
 
 EMBED_SLICE = 32  # chunks embedded between two cancel checks and progress events (one embedder batch)
 # No time-left estimate before this much of the run has been seen: the seconds of work observed, and the files'

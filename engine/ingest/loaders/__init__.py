@@ -2,7 +2,8 @@
 
 Dispatch is by extension, checked against the content's magic number, so a ``.txt`` that is
 really a PDF (or a ``.pdf`` that is really an HTML error page) is reported, not indexed as
-garbage. Every bad input raises ``LoadError`` with a status from ``engine.ingest.status``.
+garbage. Every bad input raises ``LoadError`` with a status from ``engine.ingest.status``. Every loader's
+text comes out with split accents joined to their letters (``engine.ingest.accents``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.ingest.accents import normalise_document
 from engine.ingest.loaders import (
     delimited,
     docx,
@@ -67,8 +69,8 @@ def load(path: Path, *, max_bytes: int, password: str = "") -> ParsedDocument:
     data = read_bytes(path, max_bytes=max_bytes)
     _check(data, ext)
     if loader is pdf.load_pdf:
-        return pdf.load_pdf(data, path, password)
-    return loader(data, path)
+        return normalise_document(pdf.load_pdf(data, path, password))
+    return normalise_document(loader(data, path))
 
 
 def load_attachment(data: bytes, name: str) -> ParsedDocument:
@@ -79,7 +81,7 @@ def load_attachment(data: bytes, name: str) -> ParsedDocument:
     if loader is None:
         raise LoadError(SKIPPED, f"unsupported file type: {ext or name}")
     _check(data, ext)
-    return loader(data, path)
+    return normalise_document(loader(data, path))
 
 
 def _check(data: bytes, ext: str) -> None:
