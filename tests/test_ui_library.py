@@ -56,6 +56,13 @@ def test_forget_and_rescan_from_the_panel(qtbot: QtBot, library_folder: Path, mo
         window.add_paths([str(library_folder)])
     qtbot.waitUntil(lambda: len(window.library.model.rows()) == 3, timeout=5_000)
     assert window.library.collections.count() == 2  # "All collections" and the default one
+    library = window.library
+    library.collections.setCurrentIndex(0)  # "All collections": nothing to delete, a re-scan covers them all
+    library.more_menu.aboutToShow.emit()
+    assert not library.delete_action.isEnabled() and library.rescan_action.text() == "Re-scan all collections"
+    library.collections.setCurrentIndex(1)
+    library.more_menu.aboutToShow.emit()
+    assert library.delete_action.isEnabled() and library.rescan_action.text() == "Re-scan this collection"
 
     # A new file appears after a re-scan.
     (library_folder / "more.txt").write_text("The harbour master is called Ewan Price.", "utf-8")

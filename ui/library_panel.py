@@ -89,12 +89,13 @@ class LibraryPanel(QWidget):
         more = QToolButton()
         more.setText("More")
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(more)
+        menu = self.more_menu = QMenu(more)
         menu.addAction("New collection…", self.new_collection_requested.emit)
-        menu.addAction("Re-scan this collection", lambda: self.rescan_requested.emit(None))
+        self.rescan_action = menu.addAction("Re-scan this collection", lambda: self.rescan_requested.emit(None))
         menu.addAction("Forget selected documents", self._forget_selected)
         menu.addSeparator()
-        menu.addAction("Delete this collection…", self._delete_collection)
+        self.delete_action = menu.addAction("Delete this collection…", self._delete_collection)
+        menu.aboutToShow.connect(self._update_collection_actions)
         more.setMenu(menu)
 
         self.filter_box = QLineEdit()
@@ -244,6 +245,12 @@ class LibraryPanel(QWidget):
         paths = self.selected_paths()
         if paths:
             self.forget_requested.emit(paths)
+
+    def _update_collection_actions(self) -> None:
+        """"All collections" is not a collection that can be deleted; a re-scan then covers every one."""
+        one = self.collection() is not None
+        self.delete_action.setEnabled(one)
+        self.rescan_action.setText("Re-scan this collection" if one else "Re-scan all collections")
 
     def _delete_collection(self) -> None:
         name = self.collection()
