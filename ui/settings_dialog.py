@@ -196,6 +196,7 @@ class SettingsDialog(QDialog):
             for field in server_fields:
                 form.setRowVisible(field, on_server)
             self.model.setEnabled(not on_server)  # the server's model writes; the local one is not loaded
+            self.adjustSize()
 
         self.answers_from.currentIndexChanged.connect(source_changed)
         source_changed()
