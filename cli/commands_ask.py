@@ -70,6 +70,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = Settings.load()
     if args.model is not None:
         settings.chat_model = str(args.model.expanduser().resolve())
+        settings.answers_from = "local"  # this file writes the answers, whatever server Settings name
     if args.passages:
         settings.passages = args.passages
     stop = threading.Event()

@@ -208,6 +208,20 @@ def test_the_settings_dialog_chooses_who_writes_answers(qtbot: QtBot) -> None:
         "server", "http://gpu-box.lan:8080", "qwen2.5-7b-instruct", "sk-secret")
 
 
+def test_ask_with_a_model_file_writes_here_whatever_server_the_settings_name(
+        tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.app import run
+
+    Settings(answers_from="server", server_url="http://192.0.2.1:8080").save()  # the test guard refuses it
+    folder = tmp_path / "library"
+    folder.mkdir()
+    (folder / "vault.md").write_text(VAULT, "utf-8")
+    assert run(["index", str(folder), "--json"]) == 0
+    assert run(["ask", "What is the code of the vault?", "--model", str(tiny_model_path), "--json"]) == 0
+    printed = capsys.readouterr().out  # the index report, then the answer's
+    assert json.loads(printed[printed.rindex('{\n  "answer"'):])["model"] == tiny_model_path.name
+
+
 def _without_test_guard() -> dict[str, str]:
     """This environment less the tests' subprocess guard: what refuses a connection there must be the app."""
     environment = dict(os.environ)
