@@ -302,6 +302,17 @@ class Engine:
         model = next((m for m in CATALOGUE if m.role == "chat" and m.file_name == path.name), None)
         return model.title.split(" (")[0] if model else path.name
 
+    def privacy_note(self) -> str:
+        """What leaves this computer, in one sentence for the window's texts."""
+        if self.settings.answers_from != "server":
+            return "Nothing leaves this computer."
+        try:
+            where = ServerAddress.parse(self.settings.server_url).netloc
+        except HushdocsError:
+            where = repr(self.settings.server_url)
+        return (f"Questions and the passages they are answered from go to the answer server {where}; "
+                "nothing else leaves this computer.")
+
     def missing_models(self) -> str:
         """Why answers cannot start with the current settings, or "" when every model file is there."""
         return missing_models_message(self.settings)

@@ -47,3 +47,12 @@ def test_settings_that_reload_the_chat_model() -> None:
     changed = [dataclasses.replace(settings, chat_model="x.gguf"), dataclasses.replace(settings, context_size=4096),
                dataclasses.replace(settings, gpu_layers=0), dataclasses.replace(settings, threads=3)]
     assert all(new.needs_model_reload(settings) for new in changed)
+
+
+def test_the_window_says_what_leaves_the_computer(embedder) -> None:  # type: ignore[no-untyped-def]
+    with Engine(Settings(), embedder=embedder) as engine:
+        assert engine.privacy_note() == "Nothing leaves this computer."
+    served = Settings(answers_from="server", server_url="http://gpu-box.lan:8080")
+    with Engine(served, embedder=embedder) as engine:
+        note = engine.privacy_note()
+    assert "gpu-box.lan:8080" in note and not note.startswith("Nothing")

@@ -191,6 +191,8 @@ class LibraryPanel(QWidget):
         selected, current = self.selected_paths(), self._current_path()
         if self.model.set_rows(rows):
             self._select(selected, current)  # a reset forgets the selection: give it back, by path
+        if not rows:
+            self.empty.set_privacy_note(self.engine.privacy_note())  # the settings may have named an answer server
         self.stack.setCurrentWidget(self.view if rows else self.empty)
         paused = sum(1 for status in self.pending.values() if status == PAUSED)
         self.resume.setText(f"Resume indexing ({paused} waiting)")
@@ -311,10 +313,8 @@ class _EmptyLibrary(QWidget):
         icon = QLabel()
         icon.setPixmap(app_icon().pixmap(64, 64))
         icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("<p><b>Your library is empty.</b></p>"
-                      "<p>Drop folders or files anywhere on this window to add them, "
-                      f"or choose a folder. {format_names()} files are read; "
-                      "nothing leaves this computer.</p>")
+        self.text = text = QLabel()
+        self.set_privacy_note("Nothing leaves this computer.")
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.add_folder = QPushButton("Add a folder…")
@@ -324,6 +324,10 @@ class _EmptyLibrary(QWidget):
         layout.addWidget(text)
         layout.addWidget(self.add_folder, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
+
+    def set_privacy_note(self, note: str) -> None:
+        self.text.setText("<p><b>Your library is empty.</b></p><p>Drop folders or files anywhere on this window to "
+                          f"add them, or choose a folder. {format_names()} files are read.</p><p>{note}</p>")
 
 
 class RowDelegate(QStyledItemDelegate):

@@ -473,7 +473,7 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         QMessageBox.about(self, "About Hushdocs",
                           "<h3>Hushdocs</h3><p>Private, offline question answering over your own documents.</p>"
-                          "<p>Nothing leaves this computer. Licensed under the GNU AGPL v3 or later.</p>")
+                          f"<p>{self.engine.privacy_note()} Licensed under the GNU AGPL v3 or later.</p>")
 
     def bring_to_front(self) -> None:
         """A second launch asked for this window: show it, restored if minimised, in front and focused."""
