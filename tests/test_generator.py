@@ -30,6 +30,24 @@ def test_stop_takes_effect_within_one_token(tiny_generator) -> None:  # type: ig
     assert len(received) == 5
 
 
+def test_stop_ends_the_prompts_evaluation_itself(tiny_model_path: Path) -> None:
+    """Stop pressed while a long prompt is still being read (seconds on 2 cores): llama.cpp abandons it instead of
+    finishing it first; the model stays usable and what it had read stays cached."""
+    generator = LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=4096, n_threads=1))
+    try:
+        messages = [{"role": "user", "content": "Summarise: " + "the lighthouse keeper counts the ships. " * 300}]
+        length = len(generator.prompt_tokens(messages))  # type: ignore[arg-type]
+        stop = threading.Event()
+        stop.set()
+        assert list(generator.stream_chat(messages, max_tokens=8, stop=stop)) == []  # type: ignore[arg-type]
+        assert generator._llm.n_tokens < length  # abandoned part-way (whole batches of 512 may be done)
+        reply = list(generator.stream_chat([{"role": "user", "content": "Name a colour."}], max_tokens=6,
+                                           temperature=0.0))
+        assert "".join(reply).strip()
+    finally:
+        generator.close()
+
+
 def test_chat_template_comes_from_the_gguf(tiny_generator) -> None:  # type: ignore[no-untyped-def]
     assert (tiny_generator.chat_format, tiny_generator.warning) == ("gguf template", "")
     assert "<|im_start|>" in tiny_generator._llm.metadata["tokenizer.chat_template"]  # SmolLM2 ships one

@@ -117,6 +117,7 @@ class LlamaGenerator:
         self.warning = ""
         self._lock = threading.Lock()
         self._closed = False
+        self._abort_callback: Any = None
         self._piece_buffer = ctypes.create_string_buffer(64)
         self._check_chat_template()
 
@@ -209,17 +210,44 @@ class LlamaGenerator:
             decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two tokens
             sampled = self._llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
                                          repeat_penalty=1.0, reset=True)
-            for produced, token in enumerate(sampled, start=1):
-                if (stop is not None and stop.is_set()) or llama_cpp.llama_vocab_is_eog(vocab, token):
-                    break
-                piece = decoder.decode(self._piece(token))
-                if piece:
-                    yield piece
-                if produced >= max_tokens:
-                    break
+            self._abort_when(stop)  # the prompt's evaluation (seconds on a small CPU) ends as soon as stop is set
+            try:
+                for produced, token in enumerate(sampled, start=1):
+                    if produced == 1:
+                        self._abort_when(None)  # from here stop is checked between tokens, at no cost per token
+                    if (stop is not None and stop.is_set()) or llama_cpp.llama_vocab_is_eog(vocab, token):
+                        break
+                    piece = decoder.decode(self._piece(token))
+                    if piece:
+                        yield piece
+                    if produced >= max_tokens:
+                        break
+            except RuntimeError:  # llama_decode's "aborted": the tokens evaluated so far stay cached
+                if stop is None or not stop.is_set():
+                    raise
+                return
+            finally:
+                self._abort_when(None)
             tail = decoder.decode(b"", final=True)
             if tail:
                 yield tail
+
+    def _abort_when(self, stop: threading.Event | None) -> None:
+        """Let llama.cpp abandon its current evaluation once ``stop`` is set (None: never). ggml asks after every
+        node of the graph, so the callback is installed only for the prompt, where a node is a large matrix
+        product; for single tokens it would cost a Python call per node."""
+        import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
+
+        if stop is None:
+            llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(), None)
+            return
+
+        @llama_cpp.ggml_abort_callback  # type: ignore[untyped-decorator]
+        def abort(_data: ctypes.c_void_p) -> bool:
+            return stop.is_set()
+
+        self._abort_callback = abort  # a ctypes callback must outlive its registration
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, abort, None)
 
     def _piece(self, token: int) -> bytes:
         import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
