@@ -25,7 +25,11 @@ class Embedder(Protocol):
     max_tokens: int
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """L2-normalised float32 vectors, one row per text, in input order."""
+        """L2-normalised float32 vectors, one row per text, in input order: the documents' passages."""
+        ...
+
+    def embed_query(self, texts: Sequence[str]) -> Vectors:
+        """As ``embed``, for questions (models trained with a query prefix embed them apart)."""
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -72,6 +76,9 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def embed_query(self, texts: Sequence[str]) -> Vectors:
+        return self.embed(texts)  # MiniLM embeds questions and passages alike
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:

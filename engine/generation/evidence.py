@@ -82,7 +82,8 @@ def rank_passages(question: str, passages: Sequence[Hit], weights: dict[str, flo
         return list(passages)
     scores = [coverage(weights, [hit.text]) for hit in passages]
     if embedder is not None:
-        vectors = embedder.embed([question, *(hit.text for hit in passages)])
-        scores = [score + float(vectors[i + 1] @ vectors[0]) for i, score in enumerate(scores)]
+        asked = embedder.embed_query([question])[0]
+        vectors = embedder.embed([hit.text for hit in passages])
+        scores = [score + float(vectors[i] @ asked) for i, score in enumerate(scores)]
     order = sorted(range(len(passages)), key=lambda i: -scores[i])
     return [passages[i] for i in order]

@@ -208,7 +208,7 @@ class Retriever:
                document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
         collection_ids = self._collection_ids(collection)
         pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
-        query_vector = self.embedder.embed([query])[0]
+        query_vector = self.embedder.embed_query([query])[0]
         ranks: dict[int, dict[str, int]] = {}
         similarity: dict[int, float] = {}
         lists: dict[str, list[tuple[int, float]]] = {}
