@@ -24,7 +24,8 @@ import apsw
 
 from engine import __version__, model_files, offline, paths
 from engine.durations import format_duration
-from engine.embedding.embedder import Embedder, load_default_embedder
+from engine.embedding.choice import EMBEDDING_MODELS, MINILM_NAME, load_embedder
+from engine.embedding.embedder import Embedder
 from engine.errors import HushdocsError, ModelMissingError
 from engine.filenames import printable
 from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
@@ -40,6 +41,7 @@ from engine.generation.models import (
 from engine.generation.prompt import answer_messages
 from engine.generation.remote import AnswerServerError, RemoteGenerator, ServerAddress
 from engine.history import HISTORY_TURNS
+from engine.ingest.reembed import ReembedProgress, reembed
 from engine.ingest.status import (
     EMPTY,
     FAILED,
@@ -73,6 +75,7 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_COLLECTION",
     "EMBEDDER",
+    "EMBEDDING_MODELS",
     "EMPTY",
     "FAILED",
     "FORMATS",
@@ -113,6 +116,7 @@ __all__ = [
     "ModelMissingError",
     "PageView",
     "Quote",
+    "ReembedProgress",
     "RenderProcess",
     "RenderedPage",
     "Scope",
@@ -278,10 +282,23 @@ class Engine:
             return len(self._connections)
 
     def embedder(self) -> Embedder:
+        """The embedding model the index was built with (MiniLM for a new one), loaded once."""
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = load_default_embedder(threads=self.settings.effective_threads())
+                recorded, _dim = self._store().embedder_info()
+                self._embedder = load_embedder(recorded or MINILM_NAME, threads=self.settings.effective_threads())
             return self._embedder
+
+    def switch_embedder(self, name: str, cancel: threading.Event | None = None) -> Iterator[ReembedProgress]:
+        """Re-embed the library with model ``name`` from the stored chunks (no file is read), yielding progress;
+        stopped, the next call goes on where it was. Searches use the old model until the last chunk is done."""
+        with self._write_lock:
+            new = load_embedder(name, threads=self.settings.effective_threads())
+            for step in reembed(self._connection(), new, cancel):
+                if step.finished:
+                    with self._embedder_lock:
+                        self._embedder = new
+                yield step
 
     def chat_model_path(self) -> Path:
         offload = self.settings.gpu_layers != 0 and gpu_offload_supported()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.api import Engine
 from engine.embedding.e5 import E5_NAME, E5Embedder
 from engine.embedding.embedder import Vectors
 from engine.errors import IndexMismatchError
@@ -73,3 +74,27 @@ def test_switching_re_embeds_stored_chunks_resumably_and_never_mixes_models(  # 
         Indexer(store, embedder, max_file_bytes=1_000_000, parse_timeout_s=20)  # MiniLM may not add to it now
     assert list(reembed(store.conn, e5))[-1].finished  # switching to the model it has: nothing to do
     assert e5.embedded == total
+
+
+def test_the_engine_switches_models_and_loads_the_one_its_index_records(tmp_path: Path) -> None:
+    database = tmp_path / "index.sqlite3"
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name, text in GERMAN_NOTES.items():
+        (notes / name).write_text(text, "utf-8")
+    engine = Engine(database=database)
+    try:
+        list(engine.index([notes], "Notes"))
+        assert engine.embedder().name == "all-MiniLM-L6-v2"
+        steps = list(engine.switch_embedder(E5_NAME))
+        assert steps[-1].finished and steps[-1].done == steps[-1].total == len(GERMAN_NOTES)
+        assert engine.embedder().name == E5_NAME
+        hits = engine.retriever().search("Where are the winter tyres kept?", k=1, mode="dense")
+        assert Path(hits[0].path).name == "auto.md"
+    finally:
+        engine.close()
+    reopened = Engine(database=database)
+    try:
+        assert reopened.embedder().name == E5_NAME  # the index's model, not the default
+    finally:
+        reopened.close()
