@@ -84,7 +84,7 @@ def test_every_loader_through_the_indexer(tmp_path: Path, indexer: Indexer, stor
     write_docx(folder / "report.docx", "Budget", ["The budget is 12 million."], [["item", "cost"], ["boat", "3"]])
     (folder / "sub dir é" / "🙂 odd name.rst").write_text("Title\n=====\n\nReStructured text works too.\n")
     (folder / "script.py").write_text("def greet():\n    return 'hello from source code'\n")
-    (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)  # not a document type: passed over
+    (folder / "song.mp3").write_bytes(b"ID3\x04\0\0" + b"\0" * 100)  # not a document type: passed over
     last, _events = run(indexer.add([folder], "Test"))
     assert last.phase == "finished"
     documents = {os.path.basename(d.path): d for d in store.documents()}
@@ -95,7 +95,7 @@ def test_every_loader_through_the_indexer(tmp_path: Path, indexer: Indexer, stor
     assert last.summary["unsupported"] == 1
     texts = " ".join(r[0] for r in rows(store.conn, "SELECT text FROM chunks"))
     for fact in ("Marguerite Okonkwo", "spring tide", "4417", "Grüße aus Köln", "Café crème", "ferry leaves",
-                 "12 million", "boat | 3", "ReStructured", "hello from source code"):
+                 "12 million", "item: boat | cost: 3", "ReStructured", "hello from source code"):
         assert fact in texts
     assert "var x" not in texts and "Home | About" not in texts
     page_of = dict(rows(store.conn, "SELECT text, page FROM chunks WHERE text LIKE '%lighthouse%'"))

@@ -138,13 +138,17 @@ def test_blank_pdf_is_empty(tmp_path: Path) -> None:
     assert _error(path).status == EMPTY
 
 
-@pytest.mark.parametrize("content", [b"%PDF-1.7\n" + bytes(range(256)) * 8, b"this is not a pdf at all"])
-def test_corrupt_pdf_fails(tmp_path: Path, content: bytes) -> None:
+@pytest.mark.parametrize(("content", "reason"), [
+    # a PDF header, then bytes with no end-of-file marker: what a download cut off mid-way looks like
+    (b"%PDF-1.7\n" + bytes(range(256)) * 8, "damaged: the file is cut short and the reader could not repair it"),
+    (b"this is not a pdf at all", "corrupt or unreadable PDF: "),
+])
+def test_corrupt_pdf_fails(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "broken.pdf"
     path.write_bytes(content)
     error = _error(path)
     assert error.status == FAILED
-    assert error.reason.startswith("corrupt or unreadable PDF: ")
+    assert error.reason.startswith(reason)
 
 
 def test_truncated_pdf_fails(tmp_path: Path) -> None:
