@@ -86,7 +86,7 @@ def test_the_catalogue_is_complete_and_consistent() -> None:
     names = [m.name for m in CATALOGUE]
     assert len(names) == len(set(names))
     roles = {m.role for m in CATALOGUE if m.default}
-    assert roles == {"embedder", "tokenizer", "chat"}
+    assert roles == {"embedder", "tokenizer", "chat", "ocr"}
     for model in CATALOGUE:
         assert len(model.sha256) == 64 and model.size > 0 and model.licence and model.parts
     assert len(by_name("qwen2.5-coder-0.5b-instruct-q4_k_m").parts) == 6
