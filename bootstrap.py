@@ -14,14 +14,27 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("HUSHDOCS_VENV", ROOT / ".venv"))
 STAMP = VENV / ".hushdocs-installed"
+LLAMA_STAMP = VENV / ".hushdocs-llama-cpp"  # the llama-cpp-python version and CMAKE_ARGS installed
+WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hushdocs" / "llama-wheels"
+# One build for every x86-64 CPU: each instruction-set level of ggml's CPU backend as its own library
+# (libggml-cpu-haswell.so, -icelake, -sapphirerapids...); engine/generation/cpu_backend.py loads the best
+# one the CPU has and the OS enables. Installed next to libllama (not in site-packages/bin), no mtmd.
+DISPATCH_CMAKE_ARGS = ("-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF "
+                       "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DLLAVA_BUILD=OFF")
+# Elsewhere one portable build: a -march=native build dies with "Illegal instruction" on other CPUs.
+PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=off"
 
 
 def venv_python() -> Path:
@@ -54,19 +67,54 @@ def ensure_packages() -> None:
     if not venv_python().exists():
         say(f"creating the virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
+    python = venv_python()
+    ensure_llama_cpp(python)  # its own stamp: an environment holding another build gets this one, once
     fingerprint = requirements_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == fingerprint:
         return
-    say("installing pinned packages (the first time compiles llama.cpp: about 5 minutes on 2 cores)")
-    env = dict(os.environ)
-    # Portable CPU build unless the user asked for something else (e.g. -DGGML_CUDA=on): a
-    # -march=native build dies with "Illegal instruction" on other CPUs.
-    env.setdefault("CMAKE_ARGS", "-DGGML_NATIVE=off")
-    python = venv_python()
-    run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip", env=env)
+    say("installing pinned packages")
+    run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--upgrade", "pip")
     run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "constraints.txt",
-        "-e", f"{ROOT}[dev]", env=env)
+        "-e", f"{ROOT}[dev]")
     STAMP.write_text(fingerprint)
+
+
+def llama_cpp_build() -> tuple[str, str]:
+    """The pinned llama-cpp-python version and the CMAKE_ARGS to compile it with (the user's own, e.g.
+    -DGGML_CUDA=on, win over the default)."""
+    match = re.search(r"^llama_cpp_python==(\S+)", (ROOT / "constraints.txt").read_text(), re.MULTILINE)
+    if match is None:
+        sys.exit("constraints.txt does not pin llama_cpp_python")
+    x86_64_linux = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
+    return match.group(1), os.environ.get("CMAKE_ARGS") or (DISPATCH_CMAKE_ARGS if x86_64_linux
+                                                             else PORTABLE_CMAKE_ARGS)
+
+
+def ensure_llama_cpp(python: Path) -> None:
+    """Compile llama-cpp-python once per version and CMAKE_ARGS into a wheel kept in WHEEL_CACHE, and
+    install it unless the environment already has that very build (LLAMA_STAMP). pip's own wheel cache
+    is bypassed: it keys a built wheel by the source alone, so it would hand back a build made with
+    other CMAKE_ARGS (an older portable one)."""
+    version, cmake_args = llama_cpp_build()
+    build = f"llama_cpp_python=={version} CMAKE_ARGS={cmake_args}"
+    if LLAMA_STAMP.is_file() and LLAMA_STAMP.read_text().strip() == build:
+        return
+    cached = WHEEL_CACHE / hashlib.sha256(build.encode()).hexdigest()[:16]
+    wheels = sorted(cached.glob("llama_cpp_python-*.whl"))
+    if not wheels:
+        say(f"compiling llama.cpp once ({cmake_args}): 10-30 minutes on 2 cores")
+        with tempfile.TemporaryDirectory(prefix="hushdocs-llama-") as scratch:
+            run(python, "-m", "pip", "wheel", "--disable-pip-version-check", "-q", "--no-deps", "--no-cache-dir",
+                "--no-binary", "llama_cpp_python", "-w", scratch, f"llama_cpp_python=={version}",
+                env={**os.environ, "CMAKE_ARGS": cmake_args})
+            cached.mkdir(parents=True, exist_ok=True)
+            for wheel in Path(scratch).glob("llama_cpp_python-*.whl"):
+                shutil.move(str(wheel), cached / wheel.name)
+        wheels = sorted(cached.glob("llama_cpp_python-*.whl"))
+    say(f"installing llama.cpp ({cmake_args})")
+    run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "--force-reinstall",
+        wheels[-1])
+    LLAMA_STAMP.write_text(build)
 
 
 def ensure_models() -> None:
