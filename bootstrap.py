@@ -28,9 +28,13 @@ VENV = Path(os.environ.get("HUSHDOCS_VENV", ROOT / ".venv"))
 STAMP = VENV / ".hushdocs-installed"
 LLAMA_STAMP = VENV / ".hushdocs-llama-cpp"  # the llama-cpp-python version and CMAKE_ARGS installed
 WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hushdocs" / "llama-wheels"
-# One build for every x86-64 CPU: each instruction-set level of ggml's CPU backend as its own library
-# (libggml-cpu-haswell.so, -icelake, -sapphirerapids...); engine/generation/cpu_backend.py loads the best
-# one the CPU has and the OS enables. Installed next to libllama (not in site-packages/bin), no mtmd.
+# On request (HUSHDOCS_LLAMA_VARIANTS=all, x86-64 Linux), one build for every x86-64 CPU: each instruction-set
+# level of ggml's CPU backend as its own library (libggml-cpu-haswell.so, -icelake, -sapphirerapids...);
+# engine/generation/cpu_backend.py loads the best one the CPU has and the OS enables. Installed next to libllama
+# (not in site-packages/bin), no mtmd. Not the default: it compiles 14 variants (about an hour on 2 busy cores,
+# against about 5 minutes) and gained nothing on an AVX2-only machine (bench/llama_builds.py); it pays on machines
+# with AVX-512, which is what a release build of the packaged app should use.
+VARIANTS_ENV = "HUSHDOCS_LLAMA_VARIANTS"
 DISPATCH_CMAKE_ARGS = ("-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF "
                        "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DLLAVA_BUILD=OFF")
 # Elsewhere one portable build: a -march=native build dies with "Illegal instruction" on other CPUs.
@@ -86,8 +90,8 @@ def llama_cpp_build() -> tuple[str, str]:
     if match is None:
         sys.exit("constraints.txt does not pin llama_cpp_python")
     x86_64_linux = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
-    return match.group(1), os.environ.get("CMAKE_ARGS") or (DISPATCH_CMAKE_ARGS if x86_64_linux
-                                                             else PORTABLE_CMAKE_ARGS)
+    variants = x86_64_linux and os.environ.get(VARIANTS_ENV) == "all"
+    return match.group(1), os.environ.get("CMAKE_ARGS") or (DISPATCH_CMAKE_ARGS if variants else PORTABLE_CMAKE_ARGS)
 
 
 def ensure_llama_cpp(python: Path) -> None:
@@ -102,7 +106,7 @@ def ensure_llama_cpp(python: Path) -> None:
     cached = WHEEL_CACHE / hashlib.sha256(build.encode()).hexdigest()[:16]
     wheels = sorted(cached.glob("llama_cpp_python-*.whl"))
     if not wheels:
-        say(f"compiling llama.cpp once ({cmake_args}): 10-30 minutes on 2 cores")
+        say(f"compiling llama.cpp once ({cmake_args}): about 5 minutes on 2 cores, an hour with every CPU variant")
         with tempfile.TemporaryDirectory(prefix="hushdocs-llama-") as scratch:
             run(python, "-m", "pip", "wheel", "--disable-pip-version-check", "-q", "--no-deps", "--no-cache-dir",
                 "--no-binary", "llama_cpp_python", "-w", scratch, f"llama_cpp_python=={version}",
