@@ -19,7 +19,7 @@ def forty_pages() -> bytes:
     document = pymupdf.open()
     for number in range(1, 41):
         document.new_page().insert_text((72, 72), f"Page {number} of the harbour log: boats came and went.")
-    return document.tobytes(garbage=0, deflate=False)
+    return bytes(document.tobytes(garbage=0, deflate=False))
 
 
 def cut_between_objects(data: bytes, fraction: float) -> bytes:
@@ -71,8 +71,8 @@ def test_a_pdf_cut_inside_an_object_is_damaged_with_the_readers_reason(tmp_path:
     assert failure.value.reason.startswith("damaged: the file is cut short and the reader could not repair it (")
 
 
-def test_the_damage_reaches_the_library_beside_the_readable_pages(tmp_path: Path,
-                                                                 embedder) -> None:  # type: ignore[no-untyped-def]
+def test_the_damage_reaches_the_library_beside_the_readable_pages(tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                 embedder) -> None:
     folder = tmp_path / "log"
     folder.mkdir()
     (folder / "cut.pdf").write_bytes(cut_between_objects(forty_pages(), 0.6))

@@ -299,7 +299,7 @@ def test_the_estimate_waits_for_enough_work_and_ignores_the_scan(tmp_path: Path,
     from engine.ingest import sync
 
     clock = [1000.0]
-    monkeypatch.setattr(sync.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     estimate = sync.Estimate(40)
     assert estimate.left_s(1.0) is None  # nothing timed yet
     estimate.start()
@@ -325,7 +325,7 @@ def test_the_estimate_waits_for_enough_work_and_ignores_the_scan(tmp_path: Path,
         return real_plan(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(indexer, "plan", slow_plan)
-    monkeypatch.setattr(sync.time, "monotonic", lambda: real_monotonic() + offset[0])
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + offset[0])
     last, events = run(indexer.sync())
     assert last.files_total == 4 and last.summary["unchanged"] == 4
     estimates = [e.eta_s for e in events if e.eta_s is not None]

@@ -39,7 +39,7 @@ def text_page(document: pymupdf.Document, text: str) -> pymupdf.Page:
 
 def scanned(page: pymupdf.Page, dpi: int = 150) -> bytes:
     """The page as a PNG, the way a scanner would save it."""
-    return page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False).tobytes("png")
+    return bytes(page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False).tobytes("png"))
 
 
 def write_scan_pdf(path: Path, pngs: list[bytes | str]) -> Path:
@@ -61,8 +61,8 @@ def phrase_rectangles(text: str, phrase: str) -> list[pymupdf.Rect]:
     return list(text_page(document, text).search_for(phrase))
 
 
-def test_a_scanned_page_is_indexed_by_ocr_found_and_highlighted_where_the_phrase_is(
-        tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_scanned_page_is_indexed_by_ocr_found_and_highlighted_where_the_phrase_is(  # type: ignore[no-untyped-def]
+        tmp_path: Path, embedder) -> None:
     folder = tmp_path / "scans"
     folder.mkdir()
     original = pymupdf.open()
@@ -78,7 +78,8 @@ def test_a_scanned_page_is_indexed_by_ocr_found_and_highlighted_where_the_phrase
 
     view = PageView(mode="zoom", zoom=1.0)
     rendered = render_page(str(scan), 1, [PHRASE], view)
-    expected = [tuple(c * rendered.pixels_per_point for c in r) for r in phrase_rectangles(FEE, PHRASE)]
+    expected = [tuple(c * rendered.pixels_per_point for c in (r.x0, r.y0, r.x1, r.y1))
+                for r in phrase_rectangles(FEE, PHRASE)]
     assert len(rendered.highlights) == len(expected) >= 1
     # Half the font's size: OCR's word boxes hug the ink and end within a letter of it; MuPDF's span the font.
     tolerance = 6.5 * rendered.pixels_per_point
