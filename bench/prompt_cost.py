@@ -72,7 +72,7 @@ def measure_set(name: str, work: Path, *, questions: int, seed: int, model: str 
                                                    generator, ())
             messages = answer_messages(item.question, passages)
             total = len(generator.prompt_tokens(messages))
-            pieces = {"system prompt": count(SYSTEM_PROMPT), "reminder": count(REMINDER),
+            pieces = {"system prompt (cached)": count(SYSTEM_PROMPT), "reminder": count(REMINDER),
                       "question": count(f"Question: {item.question}")}
             for n, hit in enumerate(passages, start=1):
                 pieces[f"passage {n}"] = count(format_passage(n, hit))
@@ -117,7 +117,7 @@ def report(results: dict[str, PromptParts]) -> None:
                 cells.append(f"{'-':>24}")
                 continue
             tokens = statistics.median(values)
-            cached = part.startswith("cached")
+            cached = part.startswith("cached") or part.endswith("(cached)")
             ms = "cached" if cached else f"{tokens / speeds[n] * 1000:.0f} ms"
             cells.append(f"{tokens:>10.0f} tok {ms:>9}")
         print(f"{part:<52}" + "".join(cells))
