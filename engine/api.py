@@ -310,11 +310,7 @@ class Engine:
         if self.settings.answers_from == "server":
             loaded = self._generator
             served = loaded.name if isinstance(loaded, RemoteGenerator) else self.settings.server_model or "the model"
-            try:
-                where = ServerAddress.parse(self.settings.server_url).netloc
-            except HushdocsError:
-                where = repr(self.settings.server_url)
-            return f"{served} on the server {where}, the only computer Hushdocs contacts"
+            return f"{served} on the server {self._server_place()}, the only computer Hushdocs contacts"
         path = self.chat_model_path()
         model = next((m for m in CATALOGUE if m.role == "chat" and m.file_name == path.name), None)
         return model.title.split(" (")[0] if model else path.name
@@ -323,12 +319,15 @@ class Engine:
         """What leaves this computer, in one sentence for the window's texts."""
         if self.settings.answers_from != "server":
             return "Nothing leaves this computer."
-        try:
-            where = ServerAddress.parse(self.settings.server_url).netloc
-        except HushdocsError:
-            where = repr(self.settings.server_url)
-        return (f"Questions and the passages they are answered from go to the answer server {where}; "
+        return (f"Questions and the passages they are answered from go to the answer server {self._server_place()}; "
                 "nothing else leaves this computer.")
+
+    def _server_place(self) -> str:
+        """The configured answer server as host:port, or the setting as written when it is not an address."""
+        try:
+            return ServerAddress.parse(self.settings.server_url).netloc
+        except HushdocsError:
+            return repr(self.settings.server_url)
 
     def missing_models(self) -> str:
         """Why answers cannot start with the current settings, or "" when every model file is there."""

@@ -144,9 +144,12 @@ class LlamaGenerator:
         """The lock, and the promise that the model is still loaded: a closed llama.cpp model crashes the process
         when used (a window closed while an answer was still being prepared)."""
         with self._lock:
-            if self._closed:
-                raise HushdocsError(f"The chat model {self.name} was closed.")
+            self._check_open()
             yield
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HushdocsError(f"The chat model {self.name} was closed.")
 
     def count_tokens(self, text: str) -> int:
         with self._model():
@@ -187,8 +190,7 @@ class LlamaGenerator:
     def _tokenize(self, text: str, *, special: bool) -> list[int]:
         if not text:
             return []
-        if self._closed:
-            raise HushdocsError(f"The chat model {self.name} was closed.")
+        self._check_open()
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
