@@ -55,18 +55,20 @@ from engine.ingest.status import (
 )
 from engine.ingest.sync import FileOutcome, Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
+from engine.library import LIBRARY_SERVER, Connection, Library, Searcher, open_library
+from engine.library import database_url as choose_database_url
 from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
 from engine.page_render import ACTUAL_SIZE, MAX_ZOOM, MIN_ZOOM, FitMode, LoadedText, PageView, RenderedPage, render_page
 from engine.records import Citation, Collection, DocumentRecord, Exclusion, Hit, Quote
 from engine.render_process import RenderProcess
-from engine.retrieval.search import FUSIONS, Fusion, Retriever, Scope, SearchMode, has_documents, scope_names
+from engine.retrieval.search import FUSIONS, Fusion, Scope, SearchMode, scope_names
 from engine.sandbox import CallCancelledError
 from engine.selftest import Check, run_self_test
 from engine.settings import ANSWER_SOURCES, Settings
-from engine.store.conversations import Conversation, ConversationStore, Message
-from engine.store.db import connect
-from engine.store.index_store import DEFAULT_COLLECTION, IndexStore
+from engine.store.conversations import Conversation, Message
+from engine.store.index_store import DEFAULT_COLLECTION
+from engine.store.interface import ConversationLog, LibraryStore
 from engine.watch_syncs import SyncQueue
 
 __all__ = [
@@ -177,11 +179,8 @@ def missing_models_message(settings: Settings) -> str:
 class Conversations:
     """The saved conversations. Bound to no thread: every call runs on the calling thread's own connection."""
 
-    def __init__(self, connection: Callable[[], apsw.Connection]) -> None:
-        self._connection = connection
-
-    def _store(self) -> ConversationStore:
-        return ConversationStore(self._connection())
+    def __init__(self, store: Callable[[], ConversationLog]) -> None:
+        self._store = store
 
     def all(self) -> list[Conversation]:
         """Most recently updated first."""
@@ -229,9 +228,14 @@ class Conversations:
 
 class Engine:
     def __init__(self, settings: Settings | None = None, *, database: Path | None = None,
-                 embedder: Embedder | None = None, generator: Generator | None = None) -> None:
+                 database_url: str | None = None, embedder: Embedder | None = None,
+                 generator: Generator | None = None) -> None:
+        """``database``: the SQLite file (default: the data home's); ``database_url``: a team library on PostgreSQL
+        instead (default: ``HUSHDOCS_DATABASE_URL``, else the ``database_url`` setting, else none)."""
         self.settings = settings or Settings.load()
         self.database = database or paths.database_path()
+        self.library: Library = open_library(choose_database_url(self.settings.database_url, database_url),
+                                             self.database, paths.data_dir())
         self._local = threading.local()
         self._embedder = embedder
         self._generator = generator
@@ -244,30 +248,38 @@ class Engine:
         # logged; read and changed by indexing, under the write lock.
         self._passwords: dict[str, str] = {}
         self.passwords: Mapping[str, str] = MappingProxyType(self._passwords)  # read-only, for the viewer's child
-        self._connections: list[apsw.Connection] = []
+        self._connections: list[Connection] = []
         self._connections_lock = threading.Lock()
-        self._conversations = Conversations(self._connection)
+        self._conversations = Conversations(lambda: self.library.conversation_store(self._connection()))
         self._closed = False
 
     # -- resources (engine-internal: nothing outside engine/ holds a connection or a store) ----------
 
-    def _connection(self) -> apsw.Connection:
+    def _connection(self) -> Connection:
         """This thread's connection (opened on first use)."""
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.database)
+            conn = self.library.connect()
             self._local.conn = conn
             with self._connections_lock:
                 self._connections.append(conn)
         return conn
 
-    def _store(self) -> IndexStore:
-        return IndexStore(self._connection())
+    def _store(self) -> LibraryStore:
+        return self.library.index_store(self._connection())
+
+    def _local_connection(self, what: str) -> apsw.Connection:
+        """This thread's connection to the SQLite file, for what only a local library does yet."""
+        conn = self._connection()
+        if not isinstance(conn, apsw.Connection):
+            raise HushdocsError(f"{what} is not done in a team library on PostgreSQL yet: a team library keeps the "
+                                "embedding model it was built with")
+        return conn
 
     def release_connection(self) -> None:
         """Close the calling thread's connection: its work is done (a worker calls this as it ends).
         The thread's next call opens a new one."""
-        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             return
         self._local.conn = None
@@ -294,7 +306,7 @@ class Engine:
         stopped, the next call goes on where it was. Searches use the old model until the last chunk is done."""
         with self._write_lock:
             new = load_embedder(name, threads=self.settings.effective_threads())
-            for step in reembed(self._connection(), new, cancel):
+            for step in reembed(self._local_connection("switching the embedding model"), new, cancel):
                 if step.finished:
                     with self._embedder_lock:
                         self._embedder = new
@@ -453,7 +465,7 @@ class Engine:
 
     def has_documents(self, collection: Scope = None) -> bool:
         """Whether anything is indexed (in ``collection``: one or several) to answer from: the rule answers use too."""
-        return has_documents(self._connection(), collection)
+        return self.library.has_documents(self._connection(), collection)
 
     # -- watching -------------------------------------------------------------------------------
 
@@ -507,8 +519,8 @@ class Engine:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def retriever(self) -> Retriever:
-        return Retriever(self._connection(), self.embedder(), fusion=self.settings.fusion)
+    def retriever(self) -> Searcher:
+        return self.library.searcher(self._connection(), self.embedder(), self.settings.fusion)
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
                document_id: int | None = None) -> list[Hit]:
@@ -548,6 +560,8 @@ class Engine:
                 self._generator.close()
                 self._generator = None
             offline.allow(ANSWER_SERVER, None)
+        if self.library.is_shared:
+            offline.allow(LIBRARY_SERVER, None)
         with self._connections_lock:
             # Worker threads' connections too: each is idle once its thread's work is done.
             for conn in self._connections:

@@ -55,6 +55,9 @@ class Settings:
     # Sent as "Authorization: Bearer ..." when not empty. Kept in this file (no keyring library is installed), which
     # save() writes readable by its owner only; never shown in a repr or a log.
     server_api_key: str = field(default="", repr=False)
+    # A team library on PostgreSQL with pgvector (postgresql://user@host:5432/database), shared with other computers;
+    # empty: the data home's own SQLite file. HUSHDOCS_DATABASE_URL and --database URL go before it.
+    database_url: str = field(default="", repr=False)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

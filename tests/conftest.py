@@ -25,6 +25,7 @@ import pytest
 
 from engine import offline, paths
 from tests.support import child_network
+from tests.support.postgres_server import PostgresServer
 
 offline.seal_environment()
 child_network.install()  # every Python subprocess the tests start is guarded too
@@ -119,6 +120,21 @@ def tiny_generator(tiny_model_path: Path):  # type: ignore[no-untyped-def]
     generator = LlamaGenerator(tiny_model_path, GeneratorOptions(n_ctx=2048, n_threads=2))
     yield generator
     generator.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL with pgvector for the session, on a Unix socket in a temporary folder."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database on the session's server (dropped after the test), as a team library's URL."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,9 @@ from engine.generation.support import (
     answer_sentence_spans,
     markers_in,
 )
+from engine.library import Searcher
 from engine.records import Citation, Hit, Quote
-from engine.retrieval.search import Retriever, Scope, content_words
+from engine.retrieval.search import Scope, content_words
 from engine.settings import Settings
 
 NOT_FOUND_MESSAGE = "I could not find the answer to this in your documents."
@@ -175,7 +176,7 @@ def decline_notice(question: str, passages: Sequence[Hit]) -> str:
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, generator: Callable[[], Generator], settings: Settings) -> None:
+    def __init__(self, retriever: Searcher, generator: Callable[[], Generator], settings: Settings) -> None:
         self.retriever = retriever
         self._generator_factory = generator
         self.settings = settings

@@ -39,8 +39,8 @@ from engine.ingest.regular import open_regular
 from engine.ingest.scan import Candidate, ScanResult, normalise, scan_target, under
 from engine.ingest.status import EMPTY, INDEXED, INDEXED_OCR, NEEDS_PASSWORD, LoadError
 from engine.records import ChunkSpan, ParsedDocument
-from engine.store.db import disk_full_is_plain
-from engine.store.index_store import DEFAULT_COLLECTION, FileState, IndexStore, NewDocument
+from engine.store.index_store import DEFAULT_COLLECTION, FileState, NewDocument
+from engine.store.interface import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def text_hash(text: str) -> str:
 
 
 class Indexer:
-    def __init__(self, store: IndexStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
+    def __init__(self, store: LibraryStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
                  parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32,
                  loader: str = DEFAULT_LOADER, embed_slice: int = EMBED_SLICE,
                  passwords: MutableMapping[str, str] | None = None) -> None:
@@ -195,7 +195,7 @@ class Indexer:
     def add(self, paths: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
             cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Add folders or files to ``collection`` and index them."""
-        with disk_full_is_plain(self.store.conn):
+        with self.store.writes():
             collection_id = self.store.collection_id(collection)
             assert collection_id is not None
             targets = [normalise(p) for p in paths]
@@ -207,7 +207,7 @@ class Indexer:
     def include(self, paths: Sequence[Path | str], cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Index again files or folders that were forgotten inside a followed folder."""
         targets = [normalise(p) for p in paths]
-        with disk_full_is_plain(self.store.conn):
+        with self.store.writes():
             self._include_under(targets)
         yield from self.sync(targets, cancel=cancel)
 
@@ -222,7 +222,7 @@ class Indexer:
              cancel: threading.Event | None = None) -> Iterator[IndexProgress]:
         """Bring the index in line with ``targets`` (paths inside collections), or with every root."""
         started = time.monotonic()
-        with disk_full_is_plain(self.store.conn):
+        with self.store.writes():
             yield IndexProgress("scanning")
             plan = self.plan(targets, collection)
             yield from self._apply(plan, started, cancel)
@@ -234,7 +234,7 @@ class Indexer:
         next scan leaves it out instead of reading it again."""
         states = self.store.file_states()
         forgotten: set[int] = set()
-        with disk_full_is_plain(self.store.conn):
+        with self.store.writes():
             for target in (normalise(p) for p in paths):
                 for _, root in self.store.roots():
                     if under(root, target):

@@ -118,19 +118,14 @@ class ConversationStore:
         """Drop every citation of these documents (their passages and paths) from the stored answers, inside
         the caller's transaction. The answer text is the person's own and stays, marked ``sources_forgotten``.
         A decline's closest passages of these documents go too."""
-        def keep(payload: str) -> tuple[list[dict[str, object]], bool]:
-            citations = json.loads(payload)
-            kept = [c for c in citations if c.get("document_id") not in document_ids and c.get("path") not in paths]
-            return kept, len(kept) < len(citations)
-
         for message_id, cited, closest in rows(self.conn, "SELECT id, citations, closest FROM messages "
                                                           "WHERE citations != '[]' OR closest != '[]'"):
-            kept_cited, cited_dropped = keep(cited)
-            kept_closest, closest_dropped = keep(closest)
+            kept_cited, cited_dropped = without_sources(cited, document_ids, paths)
+            kept_closest, closest_dropped = without_sources(closest, document_ids, paths)
             if cited_dropped or closest_dropped:
                 self.conn.execute("UPDATE messages SET citations = ?, closest = ?, "
                                   "sources_forgotten = sources_forgotten OR ? WHERE id = ?",
-                                  (json.dumps(kept_cited), json.dumps(kept_closest), int(cited_dropped), message_id))
+                                  (kept_cited, kept_closest, int(cited_dropped), message_id))
 
     def delete_last_answer(self, conversation_id: int) -> None:
         """Drop the last assistant message (for "retry")."""
@@ -144,21 +139,32 @@ class ConversationStore:
 
     def export_markdown(self, conversation_id: int) -> str:
         """The conversation as Markdown, each answer followed by its sources."""
-        conversation = self.get(conversation_id)
-        title = conversation.title if conversation else "Conversation"
-        lines = [f"# {title}", ""]
-        for message in self.messages(conversation_id):
-            speaker = "You" if message.role == "user" else "Hushdocs"
-            lines += [f"**{speaker}:**", "", message.content.strip(), ""]
-            if message.citations:
-                lines.append("Sources:")
-                for citation in message.citations:
-                    where = f", page {citation.page}" if citation.page else ""
-                    lines.append(f"- [{citation.n}] {citation.path}{where}")
-                lines.append("")
-            if message.sources_forgotten:
-                lines += ["(Sources forgotten: some documents this answer cited were removed from Hushdocs.)", ""]
-        return "\n".join(lines).rstrip() + "\n"
+        return conversation_markdown(self.get(conversation_id), self.messages(conversation_id))
+
+
+def conversation_markdown(conversation: Conversation | None, messages: Sequence[Message]) -> str:
+    """A conversation as Markdown, each answer followed by its sources."""
+    title = conversation.title if conversation else "Conversation"
+    lines = [f"# {title}", ""]
+    for message in messages:
+        speaker = "You" if message.role == "user" else "Hushdocs"
+        lines += [f"**{speaker}:**", "", message.content.strip(), ""]
+        if message.citations:
+            lines.append("Sources:")
+            for citation in message.citations:
+                where = f", page {citation.page}" if citation.page else ""
+                lines.append(f"- [{citation.n}] {citation.path}{where}")
+            lines.append("")
+        if message.sources_forgotten:
+            lines += ["(Sources forgotten: some documents this answer cited were removed from Hushdocs.)", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def without_sources(payload: str, document_ids: AbstractSet[int], paths: AbstractSet[str]) -> tuple[str, bool]:
+    """A message's JSON citations less those of these documents, and whether any was dropped."""
+    citations = json.loads(payload)
+    kept = [c for c in citations if c.get("document_id") not in document_ids and c.get("path") not in paths]
+    return json.dumps(kept), len(kept) < len(citations)
 
 
 def _citations_json(citations: list[Citation] | None) -> str:

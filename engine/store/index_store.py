@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import apsw
@@ -19,7 +20,7 @@ from engine.errors import IndexMismatchError
 from engine.filenames import from_db, printable, to_db
 from engine.records import ChunkSpan, Collection, DocumentRecord, Exclusion
 from engine.store.conversations import ConversationStore
-from engine.store.db import get_meta, purge, rows, scalar, set_meta, write_transaction
+from engine.store.db import disk_full_is_plain, get_meta, purge, rows, scalar, set_meta, write_transaction
 
 DEFAULT_COLLECTION = "My documents"
 
@@ -54,6 +55,10 @@ class NewDocument:
 class IndexStore:
     def __init__(self, conn: apsw.Connection) -> None:
         self.conn = conn
+
+    def writes(self) -> AbstractContextManager[None]:
+        """Around writes: a full disk said in words a person can act on (``disk_full_is_plain``)."""
+        return disk_full_is_plain(self.conn)
 
     # -- embedding model ------------------------------------------------------------------------
 

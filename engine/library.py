@@ -1,0 +1,147 @@
+"""Where the library lives: the SQLite file in the data home (the default), or a PostgreSQL server a team shares.
+
+``open_library`` picks one from the database URL (``--database URL``, ``HUSHDOCS_DATABASE_URL`` or the
+``database_url`` setting, in that order); without one the SQLite file is used, exactly as before. Both backends
+hand out the same protocols (``engine/store/interface.py`` and ``Searcher`` below), so the engine, the indexer
+and the answerer never know which one they are talking to.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import apsw
+import psycopg
+
+from engine import offline
+from engine.embedding.embedder import Embedder
+from engine.records import Hit
+from engine.retrieval import search as sqlite_search
+from engine.retrieval.postgres_search import PgRetriever
+from engine.retrieval.postgres_search import has_documents as pg_has_documents
+from engine.retrieval.search import Fusion, Scope, SearchMode
+from engine.store.conversations import ConversationStore
+from engine.store.db import connect as connect_sqlite
+from engine.store.index_store import IndexStore
+from engine.store.interface import ConversationLog, LibraryStore
+from engine.store.postgres.connection import PgConnection, server_endpoint
+from engine.store.postgres.connection import connect as connect_postgres
+from engine.store.postgres.conversations import PgConversationStore
+from engine.store.postgres.identity import home_identity
+from engine.store.postgres.index_store import PgIndexStore
+
+DATABASE_ENV = "HUSHDOCS_DATABASE_URL"
+LIBRARY_SERVER = "library database"  # the network seal's name for the team library's server
+
+
+class Searcher(Protocol):
+    """Hybrid search and the statistics answers need (``Answerer``, ``checks.TermStatistics``)."""
+
+    embedder: Embedder
+
+    def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
+               document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]: ...
+
+    def has_documents(self, collection: Scope = None) -> bool: ...
+    def chunk_count(self) -> int: ...
+    def stem_document_frequencies(self, stems: Sequence[str]) -> dict[str, int]: ...
+
+
+class Connection(Protocol):
+    def close(self) -> None: ...
+
+
+class Library(Protocol):
+    """One database: connections (one per thread, the engine keeps them) and the stores over one."""
+
+    @property
+    def is_shared(self) -> bool:
+        """A team library on a server (True), or this data home's own file."""
+        ...
+
+    def connect(self) -> Connection: ...
+    def index_store(self, conn: Connection) -> LibraryStore: ...
+    def conversation_store(self, conn: Connection) -> ConversationLog: ...
+    def searcher(self, conn: Connection, embedder: Embedder, fusion: Fusion) -> Searcher: ...
+    def has_documents(self, conn: Connection, collection: Scope = None) -> bool: ...
+
+
+class SqliteLibrary:
+    """The data home's own file (``hushdocs.sqlite3``)."""
+
+    is_shared = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def connect(self) -> apsw.Connection:
+        return connect_sqlite(self.path)
+
+    def index_store(self, conn: Connection) -> IndexStore:
+        return IndexStore(_sqlite(conn))
+
+    def conversation_store(self, conn: Connection) -> ConversationStore:
+        return ConversationStore(_sqlite(conn))
+
+    def searcher(self, conn: Connection, embedder: Embedder, fusion: Fusion) -> sqlite_search.Retriever:
+        return sqlite_search.Retriever(_sqlite(conn), embedder, fusion=fusion)
+
+    def has_documents(self, conn: Connection, collection: Scope = None) -> bool:
+        return sqlite_search.has_documents(_sqlite(conn), collection)
+
+
+def _sqlite(conn: Connection) -> apsw.Connection:
+    assert isinstance(conn, apsw.Connection), "a SQLite library's stores take its own connections"
+    return conn
+
+
+class PostgresLibrary:
+    """A PostgreSQL server with pgvector, shared by every computer pointed at it; ``owner`` is this data home's
+    identity, whose conversations are its own."""
+
+    is_shared = True
+
+    def __init__(self, url: str, owner: str) -> None:
+        self.url = url
+        self.owner = owner
+        endpoint = server_endpoint(url)
+        if endpoint is not None:
+            offline.allow(LIBRARY_SERVER, endpoint)  # the seal lets this process reach that server, and no other
+
+    def connect(self) -> Connection:
+        return connect_postgres(self.url)
+
+    def index_store(self, conn: Connection) -> LibraryStore:
+        return PgIndexStore(_postgres(conn), self.owner)
+
+    def conversation_store(self, conn: Connection) -> ConversationLog:
+        return PgConversationStore(_postgres(conn), self.owner)
+
+    def searcher(self, conn: Connection, embedder: Embedder, fusion: Fusion) -> Searcher:
+        return PgRetriever(_postgres(conn), embedder, fusion=fusion)
+
+    def has_documents(self, conn: Connection, collection: Scope = None) -> bool:
+        return pg_has_documents(_postgres(conn), collection)
+
+
+def _postgres(conn: Connection) -> PgConnection:
+    assert isinstance(conn, psycopg.Connection), "a team library's stores take its own connections"
+    return conn
+
+
+def database_url(setting: str, explicit: str | None = None) -> str:
+    """The team library's URL: given explicitly (``--database``), else ``HUSHDOCS_DATABASE_URL``, else the
+    setting; "" for the data home's own SQLite file."""
+    if explicit:
+        return explicit
+    return os.environ.get(DATABASE_ENV, "").strip() or setting.strip()
+
+
+def open_library(url: str, sqlite_path: Path, data_dir: Path) -> Library:
+    """The library the URL names, or the SQLite file at ``sqlite_path`` when it is empty."""
+    if not url:
+        return SqliteLibrary(sqlite_path)
+    return PostgresLibrary(url, home_identity(data_dir))
