@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from cli import commands_ask, commands_library, commands_models
-from engine.api import HushdocsError, __version__, install_crash_logging, setup_logging
+from cli import commands_ask, commands_library, commands_migrate, commands_models
+from engine.api import DATABASE_ENV, HushdocsError, __version__, install_crash_logging, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,10 +17,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "Run with no command to open the app.",
     )
     parser.add_argument("--version", action="version", version=f"Hushdocs {__version__}")
+    parser.add_argument("--database", metavar="URL", help="use the team library at this PostgreSQL URL instead of "
+                                                          f"this data home's own (as {DATABASE_ENV} does)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands_library.add_parsers(sub)
     commands_ask.add_parsers(sub)
     commands_models.add_parsers(sub)
+    commands_migrate.add_parsers(sub)
     return parser
 
 
@@ -36,6 +40,8 @@ def run(argv: list[str]) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    if args.database:
+        os.environ[DATABASE_ENV] = args.database  # every engine this command opens uses the team library
     try:
         return int(args.handler(args))
     except HushdocsError as exc:

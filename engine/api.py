@@ -55,7 +55,15 @@ from engine.ingest.status import (
 )
 from engine.ingest.sync import FileOutcome, Indexer, IndexProgress
 from engine.ingest.watcher import FolderWatcher
-from engine.library import LIBRARY_SERVER, Connection, Library, Searcher, open_library
+from engine.library import (
+    DATABASE_ENV,
+    LIBRARY_SERVER,
+    Connection,
+    Library,
+    Searcher,
+    copy_library,
+    open_library,
+)
 from engine.library import database_url as choose_database_url
 from engine.logs import install_crash_logging, setup_logging
 from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueModel, by_name, chat_models
@@ -69,12 +77,14 @@ from engine.settings import ANSWER_SOURCES, Settings
 from engine.store.conversations import Conversation, Message
 from engine.store.index_store import DEFAULT_COLLECTION
 from engine.store.interface import ConversationLog, LibraryStore
+from engine.store.postgres.copy_in import CopyProgress
 from engine.watch_syncs import SyncQueue
 
 __all__ = [
     "ACTUAL_SIZE",
     "ANSWER_SOURCES",
     "CATALOGUE",
+    "DATABASE_ENV",
     "DEFAULT_COLLECTION",
     "EMBEDDER",
     "EMBEDDING_MODELS",
@@ -102,6 +112,7 @@ __all__ = [
     "Collection",
     "Conversation",
     "Conversations",
+    "CopyProgress",
     "DocumentRecord",
     "Engine",
     "Exclusion",
@@ -435,6 +446,13 @@ class Engine:
     def create_collection(self, name: str) -> None:
         """An empty collection, ready for folders."""
         self._store().collection_id(name.strip())
+
+    def migrate_to(self, url: str) -> Iterator[CopyProgress]:
+        """Copy this data home's own library (its SQLite file: documents, chunks, vectors, collections, folders,
+        conversations) into the team library at ``url``, without reading or embedding anything again; stopped or
+        killed, the next call goes on where it was. The last event holds both sides' counts."""
+        with self._write_lock:
+            yield from copy_library(self.database, url, paths.data_dir())
 
     def forget_everything(self) -> None:
         """Every collection, document, vector and conversation: the index starts empty."""

@@ -9,7 +9,7 @@ and the answerer never know which one they are talking to.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +18,7 @@ import psycopg
 
 from engine import offline
 from engine.embedding.embedder import Embedder
+from engine.errors import HushdocsError
 from engine.records import Hit
 from engine.retrieval import search as sqlite_search
 from engine.retrieval.postgres_search import PgRetriever
@@ -30,6 +31,7 @@ from engine.store.interface import ConversationLog, LibraryStore
 from engine.store.postgres.connection import PgConnection, server_endpoint
 from engine.store.postgres.connection import connect as connect_postgres
 from engine.store.postgres.conversations import PgConversationStore
+from engine.store.postgres.copy_in import CopyProgress, LibraryCopy
 from engine.store.postgres.identity import home_identity
 from engine.store.postgres.index_store import PgIndexStore
 
@@ -145,3 +147,20 @@ def open_library(url: str, sqlite_path: Path, data_dir: Path) -> Library:
     if not url:
         return SqliteLibrary(sqlite_path)
     return PostgresLibrary(url, home_identity(data_dir))
+
+
+def copy_library(sqlite_path: Path, url: str, data_dir: Path) -> Iterator[CopyProgress]:
+    """Copy the SQLite library at ``sqlite_path`` into the team library at ``url`` (resumable), yielding progress;
+    the last event holds the counts of both sides."""
+    if not sqlite_path.is_file():
+        raise HushdocsError(f"there is no library here to copy: {sqlite_path} does not exist")
+    target = PostgresLibrary(url, home_identity(data_dir))
+    source = connect_sqlite(sqlite_path)
+    try:
+        server = _postgres(target.connect())
+        try:
+            yield from LibraryCopy(source, server, target.owner).run()
+        finally:
+            server.close()
+    finally:
+        source.close()
