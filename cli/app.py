@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from cli import commands_ask, commands_library, commands_migrate, commands_models
+from cli import commands_ask, commands_embedder, commands_library, commands_migrate, commands_models
 from engine.api import DATABASE_ENV, HushdocsError, __version__, install_crash_logging, setup_logging
 
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_ask.add_parsers(sub)
     commands_models.add_parsers(sub)
     commands_migrate.add_parsers(sub)
+    commands_embedder.add_parsers(sub)
     return parser
 
 

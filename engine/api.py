@@ -24,7 +24,14 @@ import apsw
 
 from engine import __version__, model_files, offline, paths
 from engine.durations import format_duration
-from engine.embedding.choice import EMBEDDING_MODELS, MINILM_NAME, load_embedder
+from engine.embedding.choice import (
+    EMBEDDING_MODELS,
+    MINILM_NAME,
+    EmbeddingModel,
+    embedding_model,
+    load_embedder,
+    offered_embedding_models,
+)
 from engine.embedding.embedder import Embedder
 from engine.errors import HushdocsError, ModelMissingError
 from engine.filenames import printable
@@ -41,7 +48,7 @@ from engine.generation.models import (
 from engine.generation.prompt import answer_messages
 from engine.generation.remote import AnswerServerError, RemoteGenerator, ServerAddress
 from engine.history import HISTORY_TURNS
-from engine.ingest.reembed import ReembedProgress, reembed
+from engine.ingest.reembed import ReembedProgress, SwitchState, reembed, switch_state
 from engine.ingest.status import (
     EMPTY,
     FAILED,
@@ -114,6 +121,7 @@ __all__ = [
     "Conversations",
     "CopyProgress",
     "DocumentRecord",
+    "EmbeddingModel",
     "Engine",
     "Exclusion",
     "FileOutcome",
@@ -136,10 +144,12 @@ __all__ = [
     "SearchMode",
     "ServerAddress",
     "Settings",
+    "SwitchState",
     "__version__",
     "by_name",
     "catalogue_model_for",
     "chat_models",
+    "embedding_model",
     "expected_answer_seconds",
     "file_patterns",
     "format_duration",
@@ -152,6 +162,7 @@ __all__ = [
     "missing_models_message",
     "model_files",
     "offered_chat_models",
+    "offered_embedding_models",
     "paths",
     "printable",
     "render_page",
@@ -312,9 +323,21 @@ class Engine:
                 self._embedder = load_embedder(recorded or MINILM_NAME, threads=self.settings.effective_threads())
             return self._embedder
 
+    def embedding_state(self) -> SwitchState:
+        """The model the index searches with, and a switch to another one under way or stopped."""
+        return switch_state(self._local_connection("switching the embedding model"))
+
+    def switch_cost(self, name: str) -> tuple[int, float]:
+        """Switching to model ``name`` (or its short name): the chunks to embed, and about how many seconds here."""
+        model = embedding_model(name)
+        chunks = self.embedding_state().chunks_to_embed(model.name)
+        return chunks, model.expected_seconds(chunks, self.settings.effective_threads())
+
     def switch_embedder(self, name: str, cancel: threading.Event | None = None) -> Iterator[ReembedProgress]:
-        """Re-embed the library with model ``name`` from the stored chunks (no file is read), yielding progress;
-        stopped, the next call goes on where it was. Searches use the old model until the last chunk is done."""
+        """Re-embed the library with model ``name`` (or its short name) from the stored chunks (no file is read),
+        yielding progress; stopped, the next call goes on where it was. Searches use the old model until the last
+        chunk is done."""
+        name = embedding_model(name).name
         with self._write_lock:
             new = load_embedder(name, threads=self.settings.effective_threads())
             for step in reembed(self._local_connection("switching the embedding model"), new, cancel):

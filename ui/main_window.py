@@ -34,16 +34,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.api import DEFAULT_COLLECTION, Engine, Settings, file_patterns, gpu_offload_supported, paths
+from engine.api import (
+    DEFAULT_COLLECTION,
+    Engine,
+    HushdocsError,
+    Settings,
+    file_patterns,
+    gpu_offload_supported,
+    offered_embedding_models,
+    paths,
+)
 from ui import dialogs
 from ui.chat_panel import ChatPanel
 from ui.conversations_panel import ConversationsPanel
+from ui.embedder_switch import EmbedderSwitch, SwitchStatus
 from ui.first_run import FirstRunPage
 from ui.indexing import IndexingController, connect_views
 from ui.library_panel import LibraryPanel
 from ui.notice import NoticeBar
 from ui.progress_strip import ProgressStrip
-from ui.settings_dialog import SettingsDialog
+from ui.settings_dialog import SearchModelChoice, SearchModels, SettingsDialog
 from ui.source_viewer import SourceViewer
 from ui.theme import app_icon
 from ui.workers import OpRunner, Throttle, WorkerPool
@@ -122,6 +132,9 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(main)
         self.pages.addWidget(self.first_run)
         self.setCentralWidget(self.pages)
+        self.embedder_switch = EmbedderSwitch(self.engine, self.pool, self)
+        self.switch_status = SwitchStatus()
+        self.statusBar().addPermanentWidget(self.switch_status)
         self.model_status = QLabel()
         self.statusBar().addPermanentWidget(self.model_status)
 
@@ -169,6 +182,11 @@ class MainWindow(QMainWindow):
         self.viewer.error.connect(self.notice.show_message)
         self.first_run.retry_requested.connect(self._retry_models)
         self.first_run.settings_requested.connect(self.open_settings)
+        self.embedder_switch.started.connect(self.switch_status.begin)
+        self.embedder_switch.progress.connect(self.switch_status.update_progress)
+        self.embedder_switch.ended.connect(self.switch_status.end)
+        self.embedder_switch.error.connect(self.notice.show_message)
+        self.switch_status.cancel_requested.connect(self.embedder_switch.cancel)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -232,10 +250,12 @@ class MainWindow(QMainWindow):
 
     def _follow_folders(self) -> None:
         """Watch the library's folders, and first catch up with what changed while the app was closed (files
-        added, edited or deleted; documents read by an older reader). Unchanged files cost one stat each."""
+        added, edited or deleted; documents read by an older reader). Unchanged files cost one stat each. A search
+        model switch that was stopped goes on."""
         self.indexing.start_watching()
         if self.engine.has_folders():
             self.indexing.rescan()
+        self.embedder_switch.resume_stopped()
 
     def preload_model(self) -> None:
         """Load the embedder and the chat model in a worker, so the first answer starts at once."""
@@ -275,12 +295,31 @@ class MainWindow(QMainWindow):
                         on_result=lambda _none: self.preload_model(), on_error=self.notice.show_message)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.engine.settings, self.gpu_supported, self)
+        dialog = SettingsDialog(self.engine.settings, self.gpu_supported, self, search=self._search_models())
         dialog.forget_everything_requested.connect(self.forget_everything)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.values())
+            self.switch_search_model(dialog.chosen_search_model())
             if self.pages.currentWidget() is self.first_run:
                 self._retry_models()
+
+    def _search_models(self) -> SearchModels | None:
+        """What Settings' Search model row offers; None where this library cannot switch (the row is left out)."""
+        try:
+            choices = [SearchModelChoice(model, *self.engine.switch_cost(model.name))
+                       for model in offered_embedding_models()]
+            return SearchModels(self.engine.embedding_state(), self.embedder_switch.target(), choices)
+        except HushdocsError as error:
+            log.info("no search model choice in Settings: %s", error)
+            return None
+
+    def switch_search_model(self, chosen: str | None) -> None:
+        """Re-embed with the search model chosen in Settings, unless it is in use or being switched to already."""
+        if chosen is None or chosen == self.embedder_switch.target():
+            return
+        state = self.engine.embedding_state()
+        if chosen != state.current or state.target is not None:
+            self.embedder_switch.start(chosen)
 
     def offer_chat_model(self, path: str) -> None:
         if dialogs.ask_yes_no(self, "Use this chat model?",

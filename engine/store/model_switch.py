@@ -32,6 +32,13 @@ def begin(conn: apsw.Connection, name: str, dim: int) -> None:
                      "chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, vector BLOB NOT NULL)")
 
 
+def abandon(conn: apsw.Connection) -> None:
+    """Drop a switch under way and the vectors it staged; the index keeps its model."""
+    with write_transaction(conn):
+        conn.execute(f"DROP TABLE IF EXISTS {STAGING}")
+        conn.execute("DELETE FROM meta WHERE key IN ('next_embedder', 'next_embedding_dim')")
+
+
 def switching_to(conn: apsw.Connection) -> str | None:
     """The model a switch under way is embedding with, or None."""
     return get_meta(conn, "next_embedder")
