@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import GeneratorType
 
 import numpy as np
 import pytest
@@ -67,6 +68,7 @@ def test_a_local_library_is_copied_resumed_and_verified(tmp_path: Path, postgres
         for progress in run:
             if progress.stage == "documents" and progress.copied_now == 1:
                 break  # stopped after one document, as a kill between two documents would
+        assert isinstance(run, GeneratorType)
         run.close()
     assert engine._embedder is None
 
