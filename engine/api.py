@@ -423,7 +423,8 @@ class Engine:
 
     def indexer(self) -> Indexer:
         return Indexer(self._store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
-                       parse_timeout_s=self.settings.parse_timeout_s, passwords=self._passwords)
+                       parse_timeout_s=self.settings.parse_timeout_s, passwords=self._passwords,
+                       shared=self.library.is_shared)
 
     def index(self, paths_: Sequence[Path | str], collection: str = DEFAULT_COLLECTION,
               cancel: threading.Event | None = None) -> Iterator[IndexProgress]:

@@ -62,12 +62,21 @@ def test_what_one_indexes_the_other_finds_answers_from_and_forgets(tmp_path: Pat
     assert "Marguerite" in answer.text and answer.grounded
     assert answer.citations[0].path.endswith("harbour.pdf") and answer.citations[0].page == 2
 
+    bob_folder = tmp_path / "bobs-docs"
+    bob_folder.mkdir()
+    (bob_folder / "ferry.md").write_text("# Ferry\n\nThe ferry to the island leaves at seven.\n", "utf-8")
+    list(bob.index([bob_folder], "Harbour"))
+    folder.rename(tmp_path / "alice-unmounted")  # Alice's folder is not on Bob's computer (here: not any more)
+    list(bob.sync())  # a re-scan of every folder, as the app does at start: another computer's folder stays
+    assert {Path(d.path).name for d in alice.documents()} == {"harbour.pdf", "vault.md", "ferry.md"}
+    (tmp_path / "alice-unmounted").rename(folder)
+
     assert bob.forget([folder / "vault.md"]) == 1
     assert alice.search("code of the vault", k=3, mode="keyword") == []
-    assert {Path(d.path).name for d in alice.documents()} == {"harbour.pdf"}
+    assert {Path(d.path).name for d in alice.documents()} == {"harbour.pdf", "ferry.md"}
     assert [e.path for e in alice.exclusions()] == [str(folder / "vault.md")]  # left out of the folder's scans
     list(alice.sync())
-    assert {Path(d.path).name for d in bob.documents()} == {"harbour.pdf"}
+    assert {Path(d.path).name for d in bob.documents()} == {"harbour.pdf", "ferry.md"}
 
 
 def test_each_home_keeps_its_own_conversations(two_homes: tuple[Engine, Engine]) -> None:

@@ -176,8 +176,11 @@ class Indexer:
     def __init__(self, store: LibraryStore, embedder: Embedder, *, max_file_bytes: int = 200 * 1024 * 1024,
                  parse_timeout_s: float = 60.0, chunk_tokens: int = 200, overlap_tokens: int = 32,
                  loader: str = DEFAULT_LOADER, embed_slice: int = EMBED_SLICE,
-                 passwords: MutableMapping[str, str] | None = None) -> None:
+                 passwords: MutableMapping[str, str] | None = None, shared: bool = False) -> None:
         self.store = store
+        # A team library holds the folders of every computer sharing it: a folder this computer cannot see is
+        # another's (or not mounted here), never a folder whose files all vanished.
+        self.shared = shared
         # The session's passwords of encrypted files (path -> password): in memory only, handed to the parser
         # through its pipe; a password the file refuses is dropped.
         self.passwords: MutableMapping[str, str] = passwords if passwords is not None else {}
@@ -264,6 +267,8 @@ class Indexer:
         if collection is not None:
             collection_id = self.store.collection_id(collection, create=False)
             roots = [(cid, root) for cid, root in roots if cid == collection_id]
+        if self.shared:
+            roots = [(cid, root) for cid, root in roots if os.path.lexists(root)]
         scopes: list[tuple[int, str]] = []
         if targets is None:
             scopes = roots

@@ -41,7 +41,8 @@ def server_binaries() -> Path:
 class PostgresServer:
     """``initdb`` into a temporary folder, ``postgres`` on a socket in it; stopped (fast) and removed on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = {"fsync": "off", "max_connections": "100", "shared_buffers": "64MB", **(settings or {})}
         self.folder = Path(tempfile.mkdtemp(prefix="hushdocs-pg-"))
         self.data = self.folder / "data"
         self.socket_dir = self.folder
@@ -74,7 +75,7 @@ class PostgresServer:
         log = open(self.folder / "server.log", "wb")  # noqa: SIM115 - the server writes it until stopped
         self._process = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket_dir), "-h", "",
-             "-c", "fsync=off", "-c", "max_connections=100", "-c", "shared_buffers=64MB"],
+             *(part for name, value in self.settings.items() for part in ("-c", f"{name}={value}"))],
             stdout=log, stderr=subprocess.STDOUT, user=self._user)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT_S
