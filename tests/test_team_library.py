@@ -12,12 +12,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from engine import paths
 from engine.api import Engine, HushdocsError, Settings
 from engine.embedding.embedder import Embedder
 from tests.support.documents import write_pdf
+from tests.support.postgres_server import PostgresServer
 from tests.test_answers import HARBOUR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +129,27 @@ def test_the_seal_lets_a_process_reach_its_library_server_and_no_other(tmp_path:
                             check=False, env=environment)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == ["[('db.lan', 5433)]", "refused", "refused", "[]"]
+
+
+def test_a_member_role_needs_the_admin_to_create_pgvector_once(postgres_server: PostgresServer,
+                                                              embedder: Embedder) -> None:
+    """The README's set-up: the app connects as a plain role owning its database; pgvector, not a trusted
+    extension, is created once by a superuser; the app's own migrations then run as that role."""
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute("CREATE ROLE member LOGIN")
+        admin.execute("CREATE DATABASE team OWNER member")
+    url = postgres_server.url("team").replace("postgres@", "member@")
+    try:
+        with Engine(Settings(), database_url=url, embedder=embedder) as engine, \
+                pytest.raises(HushdocsError, match=r"has no pgvector.*CREATE EXTENSION vector"):
+            engine.collections()
+        with psycopg.connect(postgres_server.url("team"), autocommit=True) as admin:
+            admin.execute("CREATE EXTENSION vector")
+        with Engine(Settings(), database_url=url, embedder=embedder) as engine:
+            assert engine.collections() == []
+            engine.create_collection("Team")
+            assert [c.name for c in engine.collections()] == ["Team"]
+    finally:
+        postgres_server.drop_database(url)
+        with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+            admin.execute("DROP ROLE member")

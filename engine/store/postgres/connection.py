@@ -23,6 +23,7 @@ Migration = Callable[[PgConnection], None]
 CONNECT_TIMEOUT_S = 10
 MIGRATION_LOCK = 0x4855_5348  # pg_advisory_xact_lock key: one migrating process at a time ("HUSH")
 EMBEDDER_LOCK = MIGRATION_LOCK + 1
+MIN_PGVECTOR = (0, 7)  # halfvec, and HNSW over it
 
 
 def _m001_core(conn: PgConnection) -> None:
@@ -170,10 +171,28 @@ def connect(url: str) -> PgConnection:
                             "(Settings, HUSHDOCS_DATABASE_URL or --database).") from error
     with _migrated_lock:
         if url not in _migrated:
-            migrate(conn)
+            try:
+                migrate(conn)
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported,
+                    psycopg.errors.UndefinedFile) as error:
+                conn.close()
+                reason = str(error).strip().splitlines()[0]
+                raise HushdocsError(f"the library database {describe(url)} has no pgvector ({reason}): the server's "
+                                    "admin installs it (pgvector 0.7 or newer) and runs `CREATE EXTENSION vector` "
+                                    "in that database as a superuser (README: A team library)") from error
+            _check_pgvector(conn, url)
             _migrated.add(url)
     register_vector(conn)
     return conn
+
+
+def _check_pgvector(conn: PgConnection, url: str) -> None:
+    version = str(scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'"))
+    if tuple(int(part) for part in version.split(".")[:2]) < MIN_PGVECTOR:
+        conn.close()
+        raise HushdocsError(f"the library database {describe(url)} has pgvector {version}: Hushdocs needs "
+                            f"{'.'.join(map(str, MIN_PGVECTOR))} or newer (halfvec and its HNSW index); "
+                            "`ALTER EXTENSION vector UPDATE` after installing a newer one")
 
 
 def rows(conn: PgConnection, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
