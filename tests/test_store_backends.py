@@ -187,3 +187,17 @@ def test_hybrid_search_finds_by_meaning_and_by_word_within_collections(opened: O
     assert searcher.has_documents() and searcher.has_documents("Home") and not searcher.has_documents("Nope")
     assert searcher.chunk_count() == 4
     assert searcher.stem_document_frequencies(["harbo", "tomat", "zzz"]) == {"harbo": 1, "tomat": 1, "zzz": 0}
+
+
+def test_forgetting_everything_empties_the_library(opened: Opened, embedder: Embedder) -> None:
+    store = opened.store
+    store.ensure_embedder(embedder.name, embedder.dim)
+    work = store.collection_id("Work")
+    assert work is not None
+    store.add_root(work, "/data")
+    _write(store, embedder, work, "/data/vault.md", ["The vault password is quorbelvintrix."])
+    opened.conversations.create("Vault")
+    store.forget_everything()
+    assert set(store.counts().values()) == {0}
+    assert store.collections() == [] and store.roots() == [] and opened.conversations.count() == 0
+    assert store.embedder_info() == (embedder.name, embedder.dim)  # the library keeps its model
