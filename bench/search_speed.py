@@ -18,9 +18,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+import apsw
 import numpy as np
+
+from engine.retrieval.search import quantise
+from engine.store.db import connect, set_meta
 
 
 def synthetic_vectors(bases: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,22 +40,32 @@ def synthetic_vectors(bases: np.ndarray, n: int, rng: np.random.Generator) -> np
 
 
 def build_database(path: Path, vectors: np.ndarray) -> None:
-    from engine.retrieval.search import quantise
-    from engine.store.db import connect
 
     conn = connect(path)
     conn.execute("PRAGMA foreign_keys = OFF")  # vectors only: no chunk rows behind them
     dim = vectors.shape[1]
     conn.execute(f"CREATE VIRTUAL TABLE chunk_bits USING vec0(embedding bit[{dim}], collection_id integer)")
-    bits = quantise(vectors)
     step = 50_000
     for start in range(0, len(vectors), step):
-        with conn:
-            conn.executemany("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES (?, ?)",
-                             ((i + 1, vectors[i].tobytes()) for i in range(start, min(start + step, len(vectors)))))
-            conn.executemany("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), 1)",
-                             ((i + 1, bits[i].tobytes()) for i in range(start, min(start + step, len(vectors)))))
+        add_vectors(conn, start + 1, vectors[start : start + step])
     conn.close()
+
+
+def add_vectors(conn: apsw.Connection, first_id: int, vectors: np.ndarray) -> None:
+    """As IndexStore.write_document writes them: float vectors and their bits, ids from ``first_id`` on."""
+    bits = quantise(vectors)
+    with conn:
+        conn.executemany("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES (?, ?)",
+                         ((first_id + i, vector.tobytes()) for i, vector in enumerate(vectors)))
+        conn.executemany("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), 1)",
+                         ((first_id + i, packed.tobytes()) for i, packed in enumerate(bits)))
+        set_meta(conn, "index_generation", str(first_id))
+
+
+def timed(step: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HUSHDOCS_MODELS", str(paths.models_dir()))
     from bench.squad import load_squad
     from engine.embedding.embedder import load_default_embedder
+    from engine.retrieval.binary_index import binary_index_for
     from engine.retrieval.search import Retriever
-    from engine.store.db import connect
+    from engine.store.index_store import IndexStore
 
     embedder = load_default_embedder(threads=2)
     articles, questions = load_squad()
@@ -82,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     query_texts = [question_texts[i] for i in rng.choice(len(question_texts), args.queries, replace=False)]
     folder = Path(tempfile.mkdtemp(prefix="hushdocs-bench-search-"))
     print(f"{'chunks':>9} {'fast p50':>9} {'fast p95':>9} {'exact p50':>10} {'exact p95':>10} {'recall@10':>10}"
-          f" {'embed p50':>10}   (ms; fast and exact include the query embedding)")
+          f" {'embed p50':>10} {'load':>7} {'delete':>7} {'append':>7}   (ms; fast and exact include the query"
+          " embedding; load: the in-memory bits read in full; delete, append: brought current after 100 chunks"
+          " are deleted, added)")
     for size in args.sizes:
         vectors = synthetic_vectors(bases, size, rng)
         database = folder / f"search-{size}.sqlite3"
@@ -92,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         retriever = Retriever(connect(database), embedder)
         if args.oversample:
             retriever.oversample = args.oversample
+        load_s = timed(partial(binary_index_for, retriever.conn))
         fast, exact, embed, recalls = [], [], [], []
         for text in query_texts[:5]:  # warm the page cache and the embedder
             retriever.dense_ids(embedder.embed([text])[0], args.pool)
@@ -109,9 +129,16 @@ def main(argv: list[str] | None = None) -> int:
             fast.append((t2 - t0) * 1000)
             exact.append((t3 - t2 + t1 - t0) * 1000)
             recalls.append(len(truth & set(found)) / args.k)
+        with retriever.conn:
+            IndexStore(retriever.conn).delete_vectors([int(i) for i in rng.choice(size, 100, replace=False) + 1])
+        delete_s = timed(partial(binary_index_for, retriever.conn))
+        retriever.conn.execute("PRAGMA foreign_keys = OFF")  # vectors only, as built
+        add_vectors(retriever.conn, size + 1, synthetic_vectors(bases, 100, rng))
+        append_s = timed(partial(binary_index_for, retriever.conn))
         print(f"{size:>9} {statistics.median(fast):>9.1f} {percentile(fast, 95):>9.1f} "
               f"{statistics.median(exact):>10.1f} {percentile(exact, 95):>10.1f} {statistics.mean(recalls):>10.3f} "
-              f"{statistics.median(embed):>10.1f}   (built in {build_s:.0f} s)", flush=True)
+              f"{statistics.median(embed):>10.1f} {load_s * 1000:>7.0f} {delete_s * 1000:>7.0f} {append_s * 1000:>7.0f}"
+              f"   (built in {build_s:.0f} s)", flush=True)
         retriever.conn.close()
         database.unlink()
         for suffix in ("-wal", "-shm"):

@@ -2,7 +2,7 @@
 
 - Keyword: FTS5 BM25 over every word of the query, each quoted (user punctuation can never be
   FTS syntax), joined with OR so a question's words need not all appear.
-- Vector: Hamming distance over the binary-quantised copy of the vectors (vec0, held in memory by
+- Vector: candidates from the binary-quantised copy of the vectors (vec0, held in memory by
   binary_index.py: cheap and coarse), then exact cosine on the float vectors of those candidates.
 - Fusion of the two lists, by default relative score fusion: each list's scores scaled to 0..1
   (min-max over its candidates) and averaged. On squad-dev it put the answering chunk first for
@@ -121,11 +121,11 @@ def has_documents(conn: apsw.Connection, collection: Scope = None) -> bool:
 
 
 class Retriever:
-    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 5,
+    def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 10,
                  fusion: Fusion = "relative") -> None:
         self.conn = conn
         self.embedder = embedder
-        self.oversample = oversample
+        self.oversample = oversample  # float vectors re-scored per dense result wanted
         self.fusion = fusion
 
     def _collection_ids(self, collection: Scope) -> list[int] | None:
@@ -175,11 +175,10 @@ class Retriever:
 
     def dense_ids(self, query_vector: np.ndarray, n: int, collection_ids: Sequence[int] | None = None,
                   document_id: int | None = None) -> list[tuple[int, float]]:
-        """(chunk id, cosine), best first: Hamming KNN for candidates, exact cosine to rank them."""
+        """(chunk id, cosine), best first: candidates from the bits in memory, exact cosine to rank them."""
         index = binary_index_for(self.conn)
-        # Binary codes blur near neighbours together as the index grows: re-score more of them.
-        candidates = max(n * self.oversample, 100, len(index.ids) // 500) * (4 if document_id is not None else 1)
-        ids = index.nearest(quantise(query_vector), candidates, collection_ids)
+        candidates = max(n * self.oversample, 100) * (4 if document_id is not None else 1)
+        ids = index.nearest(query_vector, candidates, collection_ids)
         if document_id is not None and ids:
             marks = ",".join("?" * len(ids))
             keep = {int(r[0]) for r in rows(self.conn, f"SELECT id FROM chunks WHERE id IN ({marks}) "

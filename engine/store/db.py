@@ -148,10 +148,17 @@ def _m006_conversation_scope_and_outcomes(conn: apsw.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN closest TEXT NOT NULL DEFAULT '[]'")
 
 
+def _m007_chunk_deletions(conn: apsw.Connection) -> None:
+    # The ids of deleted chunks, in order, so an in-memory copy of the vectors (retrieval/binary_index.py)
+    # drops just those rows instead of reloading the whole table (seconds at a million chunks). Ids only, no
+    # content; trimmed as it grows (index_store.py), and a copy older than the trimmed part reloads.
+    conn.execute("CREATE TABLE chunk_deletions(seq INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id INTEGER NOT NULL)")
+
+
 # Append only: a migration that has shipped is never edited.
 MIGRATIONS: list[Migration] = [_m001_core, _m002_conversations, _m003_reader_version,
                                _m004_forgetting_leaves_nothing, _m005_exclusions,
-                               _m006_conversation_scope_and_outcomes]
+                               _m006_conversation_scope_and_outcomes, _m007_chunk_deletions]
 
 _migrate_lock = threading.Lock()
 

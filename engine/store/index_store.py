@@ -23,6 +23,7 @@ from engine.store.conversations import ConversationStore
 from engine.store.db import disk_full_is_plain, get_meta, purge, rows, scalar, set_meta, write_transaction
 
 DEFAULT_COLLECTION = "My documents"
+DELETION_LOG_LIMIT = 200_000  # chunk ids in the deletion log before its older half is dropped
 
 
 @dataclass
@@ -247,6 +248,8 @@ class IndexStore:
             self._forget(doc_ids)
             self.conn.execute("DELETE FROM collections")  # their folders go with them (ON DELETE CASCADE)
             self.conn.execute("DELETE FROM conversations")  # and the messages
+            self.conn.execute("DELETE FROM chunk_deletions")  # nothing left to mask: copies of the vectors reload
+            self._bump("index_rebuilds")
         self.conn.execute("VACUUM")
         purge(self.conn)
 
@@ -306,16 +309,33 @@ class IndexStore:
 
     def _delete_chunks(self, doc_id: int) -> None:
         ids = [int(r[0]) for r in rows(self.conn, "SELECT id FROM chunks WHERE document_id = ?", (doc_id,))]
-        if ids:
-            self._bump("index_deletions")
-            self._bump("index_generation")
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
+        self.delete_vectors(ids)
+        # The FTS rows go with the chunks through the chunks_fts_delete trigger.
+        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+
+    def delete_vectors(self, chunk_ids: Sequence[int]) -> None:
+        """Inside the caller's transaction: these chunks' vectors, logged for the in-memory copies to drop."""
+        if not chunk_ids:
+            return
+        self._bump("index_generation")
+        self.conn.executemany("INSERT INTO chunk_deletions(chunk_id) VALUES (?)", ((i,) for i in chunk_ids))
+        self._trim_deletions()
+        for start in range(0, len(chunk_ids), 500):
+            batch = list(chunk_ids[start : start + 500])
             marks = ",".join("?" * len(batch))
             self.conn.execute(f"DELETE FROM chunk_bits WHERE rowid IN ({marks})", batch)
             self.conn.execute(f"DELETE FROM chunk_embeddings WHERE chunk_id IN ({marks})", batch)
-        # The FTS rows go with the chunks through the chunks_fts_delete trigger.
-        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+
+    def _trim_deletions(self) -> None:
+        """Keep the newest half of the deletion log once it passes its limit; in-memory copies of the vectors
+        that have not seen the trimmed part reload in full (chunk_deletions_trimmed says up to where)."""
+        newest = int(scalar(self.conn, "SELECT coalesce(max(seq), 0) FROM chunk_deletions"))
+        oldest = int(scalar(self.conn, "SELECT coalesce(min(seq), 0) FROM chunk_deletions"))
+        if newest - oldest < DELETION_LOG_LIMIT:
+            return
+        through = newest - DELETION_LOG_LIMIT // 2
+        self.conn.execute("DELETE FROM chunk_deletions WHERE seq <= ?", (through,))
+        set_meta(self.conn, "chunk_deletions_trimmed", str(through))
 
     def _delete_document(self, doc_id: int) -> None:
         self._delete_chunks(doc_id)

@@ -97,6 +97,6 @@ def finish(conn: apsw.Connection) -> bool:
         set_meta(conn, "embedder", name)
         set_meta(conn, "embedding_dim", dim)
         conn.execute("DELETE FROM meta WHERE key IN ('next_embedder', 'next_embedding_dim')")
-        for counter in ("index_deletions", "index_generation"):  # in-memory copies of the bits reload
+        for counter in ("index_rebuilds", "index_generation"):  # in-memory copies of the bits reload
             set_meta(conn, counter, str(int(get_meta(conn, counter) or 0) + 1))
     return True
