@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 CLIENTS = 8
 CHUNKS_PER_DOCUMENT = 20
 SERVER_SETTINGS = {"fsync": "on", "synchronous_commit": "off", "shared_buffers": "512MB",
-                   "maintenance_work_mem": "1GB", "max_parallel_maintenance_workers": "1", "max_connections": "50"}
+                   "maintenance_work_mem": "2GB", "max_parallel_maintenance_workers": "1", "max_connections": "50"}
 
 
 class KnownQueries:
@@ -195,10 +195,10 @@ def under_load(open_searcher: Callable[[], tuple[Searching, Callable[[], None]]]
     stop.set()
     for thread in threads:
         thread.join()
-    kinds = sorted({e.split(":")[0] for e in errors})
+    first = {e.split(":")[0]: e for e in reversed(errors)}  # the first message of each kind
     return (f"{len(times) / seconds:>9.1f} {statistics.median(times) if times else 0:>8.1f} "
             f"{percentile(times, 95) if times else 0:>8.1f} {len(errors):>7} {written[0] / seconds:>10.2f}"
-            + (f"   errors: {', '.join(kinds)}" if kinds else ""))
+            + "".join(f"\n{'':>20}{message[:300]}" for message in first.values()))
 
 
 def one_client(searcher: Searching, known: KnownQueries, truths: dict[str, set[int]]) -> str:
