@@ -6,7 +6,7 @@ index). Its own launcher is not used: started as root it creates a system user w
 the permissions of every folder above its data directory.
 Here the server runs from a temporary folder, listening on a Unix socket only (nothing on the network), as
 the current user, or as ``nobody`` when the tests run as root (PostgreSQL refuses to run as root): only the
-temporary folder is handed to that user.
+temporary folder, holding a copy of the binaries, is handed to that user.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class PostgresServer:
         if self._user is not None:
             entry = pwd.getpwnam(self._user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+            bin_dir = self._copy_binaries(bin_dir)
         subprocess.run([str(bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                         "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
                        check=True, capture_output=True, user=self._user)
@@ -84,6 +85,18 @@ class PostgresServer:
                 raise RuntimeError("PostgreSQL did not start:\n" + self.log_text())
             time.sleep(0.1)
         return self
+
+    def _copy_binaries(self, bin_dir: Path) -> Path:
+        """The server's files copied beside the data, laid out as in site-packages (its binaries find their
+        libraries, extensions and the wheel's ``.libs`` relative to themselves): the unprivileged user may not
+        traverse the folders above the checkout (a CI job in /root)."""
+        package = bin_dir.parent.parent
+        copy = self.folder / "site-packages"
+        shutil.copytree(bin_dir.parent, copy / package.name / bin_dir.parent.name, symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        return copy / package.name / bin_dir.parent.name / "bin"
 
     def log_text(self) -> str:
         return (self.folder / "server.log").read_text("utf-8", "replace")[-3000:]
