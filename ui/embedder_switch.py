@@ -43,6 +43,7 @@ class EmbedderSwitch(QObject):
 
     def start(self, name: str) -> None:
         if name == self._target:
+            self._next = None  # the running switch is the one wanted after all
             return
         if self._worker is not None:
             self._next = name
@@ -124,6 +125,7 @@ class SwitchStatus(QWidget):
         self._hide_timer.stop()
         self.label.setText(f"Search model: preparing {self._label}…")
         self.bar.setRange(0, 0)
+        self.bar.show()
         self.cancel.show()
         self.show()
 
@@ -153,7 +155,6 @@ class SwitchStatus(QWidget):
                                "at the next start (or choose it again in Settings).")
         else:
             self.label.setText(f"Search model: {label} was not switched to.")
-        self.bar.setRange(0, 1)
-        self.bar.setValue(1 if last is not None and last.finished else 0)
+        self.bar.hide()
         self.cancel.hide()
         self._hide_timer.start()
