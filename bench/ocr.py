@@ -1,16 +1,17 @@
 """OCR speed and accuracy on real PDF pages rasterised here, against their own text layer.
 
-    .venv/bin/python -m bench.ocr                       # 10 pages, 150 and 300 dpi, 2 threads
-    .venv/bin/python -m bench.ocr --pages 4 --dpi 200 --threads 4
+    .venv/bin/python -m bench.ocr                       # 16 pages, 150 and 300 dpi, 2 threads
+    .venv/bin/python -m bench.ocr --pages 4 --dpi 200 --threads 4 --diffs 3
 
-Pages come from the Debian manuals installed under /usr/share/doc (why3-doc-pdf, c++-annotations-pdf,
-live-manual-pdf, ...): the first PDF of each package, in name order, gives two pages with at least 800
-letters of text, spread over the document, until there are ``--pages``. Each page is rendered at each dpi and read by
-Hushdocs' OCR (the catalogue's PP-OCRv6 tiny models, the app's own reading order) and compared with
-``page_text`` of the same page: character accuracy is difflib's ratio over the two texts with all
-whitespace removed and both sides NFKC-normalised (2·matches / (reference + OCR characters)), so both
-missed and invented characters count. Pages per second is wall time of the OCR call alone (rendering
-excluded), on ``--threads`` onnxruntime threads.
+Pages come from Debian manuals under /usr/share/doc, in English, French and Japanese (``apt-get install
+auto-multiple-choice-doc-pdf c++-annotations-pdf libtasn1-doc shared-mime-info why3-doc-pdf``): each of
+``MANUALS`` gives two pages with at least 800 letters of text, spread over the document, until there are
+``--pages``. Each page is rendered at each dpi and read by Hushdocs' OCR (the catalogue's models, the app's
+own reading order) and compared with its text layer, laid in the same reading order (the blocks as PyMuPDF
+gives them, without the table rows the loader rewrites): character accuracy is difflib's ratio over the two
+texts with all whitespace removed and both sides NFKC-normalised (2·matches / (reference + OCR characters)),
+so both missed and invented characters count. Pages per second is wall time of the OCR call alone (rendering
+excluded), on ``--threads`` onnxruntime threads. ``--diffs N`` prints what differs on the N worst pages.
 """
 
 from __future__ import annotations
@@ -26,21 +27,31 @@ from typing import Any
 from engine.offline import seal_environment
 
 DOCS = Path("/usr/share/doc")
+MANUALS = (
+    "auto-multiple-choice/auto-multiple-choice.en.pdf",
+    "auto-multiple-choice/auto-multiple-choice.fr.pdf",
+    "auto-multiple-choice/auto-multiple-choice.ja.pdf",
+    "c++-annotations/cplusplus.pdf",
+    "libtasn1-doc/libtasn1.pdf",
+    "shared-mime-info/shared-mime-info-spec.pdf",
+    "why3-doc-pdf/manual.pdf",
+    "auto-multiple-choice/latex/automultiplechoice.pdf",
+)
 MIN_LETTERS = 800
 PAGES_PER_MANUAL = 2
 _SPACE = re.compile(r"\s+")
 
 
 def pick_pages(count: int) -> list[tuple[Path, int]]:
-    """(pdf, 0-based page) pairs: two text-rich pages spread through one manual of each Debian package."""
+    """(pdf, 0-based page) pairs: two text-rich pages spread through each of ``MANUALS`` that is installed."""
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)
-    manuals: dict[str, Path] = {}
-    for path in sorted(DOCS.rglob("*.pdf")):
-        manuals.setdefault(path.relative_to(DOCS).parts[0], path)  # the package's first PDF in name order
     chosen: list[tuple[Path, int]] = []
-    for path in manuals.values():
+    for path in (DOCS / name for name in MANUALS):
+        if not path.exists():
+            print(f"(not installed: {path})")
+            continue
         with pymupdf.open(path) as document:
             step = max(1, document.page_count // 7)
             rich = [n for n in range(step, document.page_count, step)
@@ -51,12 +62,32 @@ def pick_pages(count: int) -> list[tuple[Path, int]]:
     return chosen[:count]
 
 
+def text_layer(page: Any) -> str:
+    """The page's text layer in the reading order OCR's paragraphs are put in."""
+    import pymupdf
+
+    from engine.ingest.loaders import ocr, pdf
+
+    blocks = [ocr.OcrBlock(x0, y0, x1, y1, text)
+              for x0, y0, x1, y1, text, _number, kind in page.get_text("blocks", flags=pymupdf.TEXT_MEDIABOX_CLIP)
+              if kind == 0 and text.strip()]
+    return pdf.ocr_text(ocr.OcrPage(blocks=blocks))
+
+
 def comparable(text: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def accuracy(reference: str, read: str) -> float:
     return difflib.SequenceMatcher(None, comparable(reference), comparable(read), autojunk=False).ratio()
+
+
+def differences(reference: str, read: str, context: int = 12) -> list[str]:
+    """What OCR read differently, "text layer -> OCR" with a few characters around each."""
+    ref, got = comparable(reference), comparable(read)
+    matcher = difflib.SequenceMatcher(None, ref, got, autojunk=False)
+    return [f"...{ref[max(0, i1 - context):i1]}[{ref[i1:i2]} -> {got[j1:j2]}]{ref[i2:i2 + context]}..."
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 
 
 def raster(page: Any, dpi: int) -> tuple[Any, float]:
@@ -71,33 +102,37 @@ def raster(page: Any, dpi: int) -> tuple[Any, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--pages", type=int, default=2 * len(MANUALS))
     parser.add_argument("--dpi", type=int, nargs="+", default=[150, 300])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--diffs", type=int, default=0, help="print what differs on this many of the worst pages")
     args = parser.parse_args()
     seal_environment()
     import pymupdf
 
     from engine.ingest.loaders import ocr, pdf
-    from engine.models_catalogue import OCR_RECOGNISER
+    from engine.models_catalogue import OCR_MODELS
 
     engine = ocr.OcrEngine(threads=args.threads)
     pages = pick_pages(args.pages)
     results: dict[int, list[tuple[float, float]]] = {dpi: [] for dpi in args.dpi}
-    print(f"{len(pages)} pages, {args.threads} threads, models: {OCR_RECOGNISER.title}")
+    readings: list[tuple[float, str, str, str]] = []  # accuracy, page's name, text layer, OCR's text
+    print(f"{len(pages)} pages, {args.threads} threads, models: {', '.join(m.title for m in OCR_MODELS)}")
     print(f"{'document':40} {'page':>5} " + " ".join(f"{str(d) + ' dpi s':>10} {'acc':>6}" for d in args.dpi))
     for path, number in pages:
         with pymupdf.open(path) as document:
             page = document[number]
-            reference = pdf.page_text(page)
+            reference = text_layer(page)
             cells = []
             for dpi in args.dpi:
                 image, scale = raster(page, dpi)
                 started = time.perf_counter()
                 reading = ocr.read_image(image, scale, engine)
                 seconds = time.perf_counter() - started
-                score = accuracy(reference, pdf.ocr_text(reading))
+                read = pdf.ocr_text(reading)
+                score = accuracy(reference, read)
                 results[dpi].append((seconds, score))
+                readings.append((score, f"{path.name} page {number + 1} at {dpi} dpi", reference, read))
                 cells.append(f"{seconds:10.2f} {score:6.3f}")
         print(f"{path.name[:40]:40} {number + 1:5d} " + " ".join(cells), flush=True)
     print()
@@ -106,7 +141,10 @@ def main() -> None:
         mean = sum(a for _, a in rows) / len(rows)
         worst = min(a for _, a in rows)
         print(f"{dpi} dpi: {len(rows) / total:.2f} pages/s, character accuracy mean {mean:.3f}, worst {worst:.3f}")
-
+    for score, name, reference, read in sorted(readings)[: args.diffs]:
+        print(f"\n{name}: {score:.3f}")
+        for difference in differences(reference, read):
+            print("  " + difference)
 
 if __name__ == "__main__":
     main()

@@ -207,9 +207,16 @@ def render_page(path: str, page_number: int, quotes: Sequence[str] = (), view: P
                  [(w[0], w[1], w[2], w[3], str(w[4]), int(w[5]), int(w[6])) for w in page.get_text("words")])
         for quote in wanted:
             highlights.extend(scaled(box) for box in line_rectangles(passage_words(words, quote)))
-    found = [scaled(rect) for rect in page.search_for(find)] if find.strip() else []
+    found = [scaled(box) for box in _matches(page, find)] if find.strip() else []
     return RenderedPage(path, number, count, zoom, scale, pixmap.width, pixmap.height, pixmap.stride,
                         bytes(pixmap.samples), highlights, found)
+
+
+def _matches(page: Any, query: str) -> list[Rectangle]:
+    """``query``'s matches on a page, one rectangle per line: in its text layer, or in the words OCR reads on a scan."""
+    if ocr.needs_ocr(page):
+        return ocr.find_in_words(ocr.page_words(page), query)
+    return [(rect.x0, rect.y0, rect.x1, rect.y1) for rect in page.search_for(query)]
 
 
 def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024,
@@ -219,7 +226,7 @@ def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024,
     pages: list[tuple[int, int]] = []
     if query.strip():
         for number in range(document.page_count):
-            matches = len(document[number].search_for(query))
+            matches = len(_matches(document[number], query))
             if matches:
                 pages.append((number + 1, matches))
     return pages

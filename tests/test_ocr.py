@@ -20,7 +20,7 @@ from engine.ingest.loaders import ocr
 from engine.ingest.parser_process import ParserProcess
 from engine.ingest.status import INDEXED_OCR, NEEDS_OCR, LoadError
 from engine.ingest.sync import Indexer
-from engine.page_render import PageView, render_page
+from engine.page_render import PageView, find_pages, render_page
 from engine.retrieval.search import Retriever
 from engine.store.db import connect
 from engine.store.index_store import IndexStore
@@ -31,9 +31,9 @@ FEE = ("The harbour master collects the mooring fee every Tuesday morning. Boats
 PHRASE = "mooring fee every Tuesday morning"
 
 
-def text_page(document: pymupdf.Document, text: str) -> pymupdf.Page:
+def text_page(document: pymupdf.Document, text: str, fontname: str = "helv") -> pymupdf.Page:
     page = document.new_page(width=PAGE[0], height=PAGE[1])
-    page.insert_textbox(pymupdf.Rect(40, 40, PAGE[0] - 40, PAGE[1] - 40), text, fontsize=13)
+    page.insert_textbox(pymupdf.Rect(40, 40, PAGE[0] - 40, PAGE[1] - 40), text, fontsize=13, fontname=fontname)
     return page
 
 
@@ -164,3 +164,29 @@ def test_a_text_pdf_is_not_sent_to_ocr(tmp_path: Path) -> None:
     path = write_scan_pdf(tmp_path / "typed.pdf", [FEE])
     document = loaders.load(path, max_bytes=10_000_000)
     assert document.ocr_pages == () and PHRASE in " ".join(document.text.split())
+
+
+def test_find_on_scanned_pages_counts_the_matches_and_marks_them_where_the_words_are(tmp_path: Path) -> None:
+    lighthouse = "The lighthouse keeper rows out every evening. His boat is moored beside the ferry."
+    path = write_scan_pdf(tmp_path / "scans.pdf", [scanned(text_page(pymupdf.open(), FEE)),
+                                                   "Typed page: the ferry leaves at noon.",
+                                                   scanned(text_page(pymupdf.open(), lighthouse))])
+    assert find_pages(str(path), "Tuesday") == [(1, 1)]
+    assert find_pages(str(path), "ferry") == [(2, 1), (3, 1)]  # the text layer and the scan alike
+    assert find_pages(str(path), "MOOR") == [(1, 1), (3, 1)]  # inside a word, any case, as MuPDF finds
+    assert find_pages(str(path), "no such words") == []
+
+    rendered = render_page(str(path), 1, view=PageView(mode="zoom", zoom=1.0), find="every  Tuesday")
+    truth = [r * rendered.pixels_per_point for r in phrase_rectangles(FEE, "every Tuesday")]
+    assert len(rendered.found) == len(truth) == 2  # the phrase runs onto the next line
+    tolerance = 6.5 * rendered.pixels_per_point  # as for the highlight above
+    for found, expected in zip(rendered.found, truth, strict=True):
+        assert all(abs(a - b) <= tolerance for a, b in zip(found, tuple(expected), strict=True)), (found, expected)
+
+
+def test_a_scanned_japanese_page_is_read_with_its_kana_and_found_by_a_phrase(tmp_path: Path) -> None:
+    notice = "港の係留料は毎週火曜日の朝に集められます。"  # the harbour's mooring fee, collected on Tuesday mornings
+    path = write_scan_pdf(tmp_path / "notice-ja.pdf", [scanned(text_page(pymupdf.open(), notice, "japan"))])
+    document = loaders.load(path, max_bytes=10_000_000)
+    assert document.ocr_pages == (1,) and notice in document.text  # kana and all, with no spaces put in
+    assert find_pages(str(path), "火曜日の朝") == [(1, 1)]

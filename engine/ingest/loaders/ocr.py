@@ -1,17 +1,20 @@
 """Optical character recognition of scanned pages and photos, every word with its box.
 
-PP-OCRv6 tiny (text-line detection, then recognition of each line) runs on onnxruntime through rapidocr's
-pipeline. The model files are the catalogue's (``OCR_MODELS``), checked against their sha256 when first
-loaded; rapidocr is handed their paths, so it never looks for, or downloads, models of its own.
+PP-OCRv6 (tiny text-line detection, then tiny recognition of each line, the small recogniser for lines in
+Japanese or Chinese) runs on onnxruntime through rapidocr's parts. The model files are the catalogue's
+(``OCR_MODELS``), checked against their sha256 when first loaded; rapidocr is handed their paths, so it never
+looks for, or downloads, models of its own.
 
 A page is rendered at ``OCR_DPI`` and read; its words come back in the page's own coordinates (points, in
 the tuple PyMuPDF's ``get_text("words")`` gives), so the viewer marks a quote on a scanned page exactly as
 on a text page. The models are deterministic: the same page rendered again reads the same words in the
-same boxes, which is how the viewer gets them (``page_words``) without the index storing boxes.
+same boxes, which is how the viewer gets them (``page_words``) for its highlights and its find without the
+index storing boxes.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -24,14 +27,24 @@ from typing import Any
 
 from engine import model_files
 from engine.errors import ChecksumError, HushdocsError
-from engine.models_catalogue import OCR_CHARACTERS, OCR_DETECTOR, OCR_RECOGNISER, CatalogueModel
+from engine.models_catalogue import (
+    OCR_CHARACTERS,
+    OCR_DETECTOR,
+    OCR_RECOGNISER,
+    OCR_WIDE_RECOGNISER,
+    CatalogueModel,
+)
 
 OCR_DPI = 200  # resolution a page is read at; body text is then about 25 pixels high
-MAX_SIDE_PX = 2000  # rapidocr shrinks larger images to this before reading: rendering bigger is wasted work
+MAX_SIDE_PX = 4000  # a larger image is shrunk to this before reading
+DETECTION_SIDE_PX = 1280  # lines are found on the page shrunk to this: as accurate as 1600 and full size (bench/ocr.py)
+MIN_LINE_SCORE = 0.5  # a line read with less confidence than this, by both recognisers, is dropped
 STRAY_GLYPHS = 20  # a text layer with fewer letters and digits than this is no text layer (a scan's stray marks)
 TIME_LIMIT_S = 45.0  # OCR of one document stops here (within the parser's 60 s); the pages left are reported
 PARAGRAPH_GAP = 0.7  # a gap over this many line heights between two lines starts a new paragraph
 _LETTERS = re.compile(r"[^\W_]", re.UNICODE)
+# Ideographs, kana, hangul, CJK punctuation: a line the tiny recogniser reads with any is read again by the small one
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 Word = tuple[float, float, float, float, str, int, int]  # x0, y0, x1, y1, text, block, line (as PyMuPDF's)
 Box = tuple[float, float, float, float]
@@ -90,7 +103,12 @@ def verified_path(model: CatalogueModel) -> Path:
 
 
 class OcrEngine:
-    """rapidocr with the catalogue's models; one page at a time (calls from several threads take turns)."""
+    """rapidocr's parts with the catalogue's models; one page at a time (calls from several threads take turns).
+
+    The tiny detector finds the lines on the page shrunk to ``DETECTION_SIDE_PX``; each line is cut from the
+    image as given and read by the tiny recogniser. It knows Latin scripts, Greek and Chinese but no Japanese
+    kana, so a line it reads as CJK, or doubts, is read again by the small recogniser (five times slower).
+    """
 
     def __init__(self, threads: int = 0) -> None:
         from rapidocr import ModelType, RapidOCR  # noqa: PLC0415 - heavy (OpenCV, onnxruntime), loaded on first use
@@ -98,17 +116,29 @@ class OcrEngine:
         threads = threads or max(1, min(4, (os.cpu_count() or 2) // 2))
         self.threads = threads
         self._lock = threading.Lock()
-        self._ocr = RapidOCR(params={
+        common = {
             "Global.log_level": "error",
             "Global.use_cls": False,  # pages are upright; the direction classifier would be a third model
             "Global.max_side_len": MAX_SIDE_PX,
+            "Global.return_word_box": True,
             "Det.model_path": str(verified_path(OCR_DETECTOR)),
             "Det.model_type": ModelType.TINY,
+            "Det.limit_type": "max",
+            "Det.limit_side_len": DETECTION_SIDE_PX,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        # rapidocr loads each model on its first use: the small recogniser only once a page needs it
+        self._tiny = RapidOCR(params={
+            **common,
             "Rec.model_path": str(verified_path(OCR_RECOGNISER)),
             "Rec.model_type": ModelType.TINY,
             "Rec.rec_keys_path": str(verified_path(OCR_CHARACTERS)),
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
+        self._small = RapidOCR(params={
+            **common,
+            "Rec.model_path": str(verified_path(OCR_WIDE_RECOGNISER)),  # its alphabet is inside the model
+            "Rec.model_type": ModelType.SMALL,
         })
 
     def read_lines(self, image: Any) -> list[_Line]:
@@ -116,26 +146,44 @@ class OcrEngine:
         bgr = image[:, :, ::-1].copy()
         try:
             with self._lock:
-                result = self._ocr(bgr, return_word_box=True)
+                return self._read(bgr)
         except Exception as error:  # whatever the models raise costs this image only
             raise OcrFailedError(f"{type(error).__name__}: {error}") from error
-        from rapidocr.utils.output import RapidOCROutput  # noqa: PLC0415 - loaded with the engine
 
-        if not isinstance(result, RapidOCROutput) or not result.txts or result.boxes is None:
-            return []  # nothing detected, or lines found but none read
+    def _read(self, bgr: Any) -> list[_Line]:
+        from rapidocr.cal_rec_boxes import CalRecBoxes  # noqa: PLC0415 - loaded with the engine
+        from rapidocr.ch_ppocr_rec import TextRecOutput  # noqa: PLC0415
+        from rapidocr.main import RapidOCRError  # noqa: PLC0415
+        from rapidocr.utils.process_img import map_boxes_to_original, map_img_to_original  # noqa: PLC0415
+
+        image, steps = self._tiny.preprocess_img(bgr)
+        try:
+            crops, detected = self._tiny.detect_and_crop(image, steps)
+        except RapidOCRError:
+            return []  # no text line on the page
+        boxes: Any = map_boxes_to_original(detected.boxes, steps, *bgr.shape[:2])  # type: ignore[arg-type]
+        read = self._tiny.recognize_txt(crops)
+        texts, scores, pieces = list(read.txts or ()), list(read.scores), list(read.word_results)
+        doubtful = [i for i, text in enumerate(texts) if scores[i] < MIN_LINE_SCORE or _CJK.search(text)]
+        if doubtful:
+            again = self._small.recognize_txt([crops[i] for i in doubtful])
+            for i, text, score, words in zip(doubtful, again.txts or (), again.scores, again.word_results, strict=True):
+                texts[i], scores[i], pieces[i] = text, score, words
+        kept = [i for i, text in enumerate(texts) if scores[i] >= MIN_LINE_SCORE and text.strip()]
+        if not kept:
+            return []
+        ratio = steps["preprocess"]
+        full_size_crops = map_img_to_original([crops[i] for i in kept], ratio["ratio_h"], ratio["ratio_w"])
+        kept_lines = TextRecOutput(scores=[scores[i] for i in kept])
+        kept_lines.txts = tuple(texts[i] for i in kept)  # type: ignore[assignment]  # rapidocr types one-tuples
+        kept_lines.word_results = tuple(pieces[i] for i in kept)  # type: ignore[assignment]
+        boxed: Any = CalRecBoxes()(full_size_crops, boxes[kept], kept_lines).word_results
         lines: list[_Line] = []
-        pending: list[Any] = list(result.word_results or ())  # aligned with the lines, less any line without word boxes
-        for box, recognised in zip(result.boxes, result.txts, strict=True):
+        for i, box, line_pieces in zip(kept, boxes[kept], boxed, strict=True):
             line_box = _bounds([(float(x), float(y)) for x, y in box])
-            text = _plain(str(recognised))
-            boxed: list[tuple[str, Box]] = []
-            if pending and _plain(" ".join(str(w[0]) for w in pending[0])).split() == text.split():
-                boxed = [(_plain(str(word)), _bounds([(float(x), float(y)) for x, y in corners]))
-                         for word, _score, corners in pending.pop(0) if str(word).strip()]
-            if not boxed:
-                boxed = _split_evenly(text, line_box)
-            if boxed:
-                lines.append(_Line(line_box, boxed))
+            boxed_pieces = [(_plain(str(piece)), _bounds([(float(x), float(y)) for x, y in corners]))
+                            for piece, _score, corners in line_pieces if corners is not None and str(piece).strip()]
+            lines.append(_Line(line_box, _words(_plain(texts[i]), boxed_pieces, line_box)))
         return lines
 
 
@@ -147,6 +195,29 @@ def _plain(text: str) -> str:
 def _bounds(points: list[tuple[float, float]]) -> Box:
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _words(text: str, pieces: list[tuple[str, Box]], line_box: Box) -> list[tuple[str, Box]]:
+    """The words of a line as its text spaces them, each with its box: the recogniser's pieces (words, or single
+    characters where the line holds CJK) that no space parts are joined, as PyMuPDF's words are. Pieces that do
+    not spell out the text give way to boxes in proportion to the characters."""
+    spans: list[tuple[int, int, Box]] = []  # start and end in ``text``, box
+    cursor = 0
+    for piece, piece_box in pieces:
+        at = text.find(piece, cursor)
+        if at < 0:
+            return _split_evenly(text, line_box)
+        cursor = at + len(piece)
+        if spans and not any(ch.isspace() for ch in text[spans[-1][1]:at]):
+            start, _, box = spans.pop()
+            spans.append((start, cursor, (min(box[0], piece_box[0]), min(box[1], piece_box[1]),
+                                          max(box[2], piece_box[2]), max(box[3], piece_box[3]))))
+        else:
+            spans.append((at, cursor, piece_box))
+    words = [(text[start:end], box) for start, end, box in spans]
+    if "".join(word for word, _ in words) != "".join(text.split()):
+        return _split_evenly(text, line_box)
+    return words
 
 
 def _split_evenly(text: str, box: Box) -> list[tuple[str, Box]]:
@@ -227,6 +298,38 @@ def _paragraphs(lines: list[_Line]) -> list[list[_Line]]:
         else:
             paragraphs.append([line])
     return paragraphs
+
+
+def find_in_words(words: list[Word], query: str) -> list[Box]:
+    """Where ``query`` occurs in a page's OCR words, as MuPDF's ``search_for`` finds it in a text layer:
+    case-insensitive, inside words or across them (any whitespace in the query matching any break), one box per
+    line a match covers. Part of a word is boxed in proportion to its characters."""
+    parts = query.split()
+    if not parts or not words:
+        return []
+    pattern = re.compile(r"\s+".join(re.escape(part) for part in parts), re.IGNORECASE)
+    starts: list[int] = []
+    offset = 0
+    for word in words:
+        starts.append(offset)
+        offset += len(word[4]) + 1
+    joined = " ".join(word[4] for word in words)
+    boxes: list[Box] = []
+    for match in pattern.finditer(joined):
+        lines: dict[tuple[int, int], list[float]] = {}
+        index = bisect.bisect_right(starts, match.start()) - 1
+        while index < len(words) and starts[index] < match.end():
+            x0, y0, x1, y1, text, block, line = words[index]
+            first = max(match.start() - starts[index], 0)
+            last = min(match.end() - starts[index], len(text))
+            if first < last:
+                per_char = (x1 - x0) / len(text)
+                piece = [x0 + first * per_char, y0, x0 + last * per_char, y1]
+                box = lines.setdefault((block, line), piece)
+                box[:] = [min(box[0], piece[0]), min(box[1], y0), max(box[2], piece[2]), max(box[3], y1)]
+            index += 1
+        boxes.extend((b[0], b[1], b[2], b[3]) for b in lines.values())
+    return boxes
 
 
 def read_page(page: Any) -> OcrPage:
