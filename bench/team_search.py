@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 CLIENTS = 8
 CHUNKS_PER_DOCUMENT = 20
 SERVER_SETTINGS = {"fsync": "on", "synchronous_commit": "off", "shared_buffers": "512MB",
-                   "maintenance_work_mem": "2GB", "max_parallel_maintenance_workers": "1", "max_connections": "50"}
+                   "maintenance_work_mem": "2GB", "max_parallel_maintenance_workers": "1", "max_connections": "50",
+                   "max_wal_size": "4GB"}
 
 
 class KnownQueries:
