@@ -325,7 +325,11 @@ class Engine:
 
     def embedding_state(self) -> SwitchState:
         """The model the index searches with, and a switch to another one under way or stopped."""
-        return switch_state(self._local_connection("switching the embedding model"))
+        conn = self._connection()
+        if not isinstance(conn, apsw.Connection):  # a team library keeps the model it was built with
+            recorded, _dim = self._store().embedder_info()
+            return SwitchState(recorded or MINILM_NAME, None, 0, self._store().counts()["chunks"])
+        return switch_state(conn)
 
     def switch_cost(self, name: str) -> tuple[int, float]:
         """Switching to model ``name`` (or its short name): the chunks to embed, and about how many seconds here."""

@@ -153,3 +153,18 @@ def test_a_member_role_needs_the_admin_to_create_pgvector_once(postgres_server: 
         postgres_server.drop_database(url)
         with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
             admin.execute("DROP ROLE member")
+
+
+def test_a_team_library_keeps_its_embedding_model(tmp_path: Path, postgres_url: str, embedder: Embedder) -> None:
+    """The window asks for the search model's state at start: a team library answers it (no switch under way);
+    switching is refused with the reason, and the library is left as it was."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "ferry.md").write_text("# Ferry\n\nThe ferry leaves at seven.\n", "utf-8")
+    with Engine(Settings(), database_url=postgres_url, embedder=embedder) as engine:
+        list(engine.index([folder]))
+        state = engine.embedding_state()
+        assert (state.current, state.target, state.total) == (embedder.name, None, 1)
+        with pytest.raises(HushdocsError, match="not done in a team library"):
+            list(engine.switch_embedder("e5-small"))
+        assert engine.search("ferry", k=1, mode="keyword")[0].path.endswith("ferry.md")
