@@ -10,7 +10,8 @@ auto-multiple-choice-doc-pdf c++-annotations-pdf libtasn1-doc shared-mime-info w
 own reading order) and compared with its text layer, laid in the same reading order (the blocks as PyMuPDF
 gives them, without the table rows the loader rewrites): character accuracy is difflib's ratio over the two
 texts with all whitespace removed and both sides NFKC-normalised (2·matches / (reference + OCR characters)),
-so both missed and invented characters count. Pages per second is wall time of the OCR call alone (rendering
+so both missed and invented characters count; the same ratio over the characters in any order tells misreading
+from a different reading order. Pages per second is wall time of the OCR call alone (rendering
 excluded), on ``--threads`` onnxruntime threads. ``--diffs N`` prints what differs on the N worst pages.
 """
 
@@ -21,6 +22,7 @@ import difflib
 import re
 import time
 import unicodedata
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,13 @@ def accuracy(reference: str, read: str) -> float:
     return difflib.SequenceMatcher(None, comparable(reference), comparable(read), autojunk=False).ratio()
 
 
+def unordered_accuracy(reference: str, read: str) -> float:
+    """The same ratio over the two texts' characters in any order: what a different reading order costs above
+    (a listing's column of line numbers read as one paragraph) is not counted here, every misread character is."""
+    ref, got = Counter(comparable(reference)), Counter(comparable(read))
+    return 2 * sum((ref & got).values()) / max(sum(ref.values()) + sum(got.values()), 1)
+
+
 def differences(reference: str, read: str, context: int = 12) -> list[str]:
     """What OCR read differently, "text layer -> OCR" with a few characters around each."""
     ref, got = comparable(reference), comparable(read)
@@ -115,7 +124,7 @@ def main() -> None:
 
     engine = ocr.OcrEngine(threads=args.threads)
     pages = pick_pages(args.pages)
-    results: dict[int, list[tuple[float, float]]] = {dpi: [] for dpi in args.dpi}
+    results: dict[int, list[tuple[float, float, float]]] = {dpi: [] for dpi in args.dpi}
     readings: list[tuple[float, str, str, str]] = []  # accuracy, page's name, text layer, OCR's text
     print(f"{len(pages)} pages, {args.threads} threads, models: {', '.join(m.title for m in OCR_MODELS)}")
     print(f"{'document':40} {'page':>5} " + " ".join(f"{str(d) + ' dpi s':>10} {'acc':>6}" for d in args.dpi))
@@ -131,16 +140,17 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 read = pdf.ocr_text(reading)
                 score = accuracy(reference, read)
-                results[dpi].append((seconds, score))
+                results[dpi].append((seconds, score, unordered_accuracy(reference, read)))
                 readings.append((score, f"{path.name} page {number + 1} at {dpi} dpi", reference, read))
                 cells.append(f"{seconds:10.2f} {score:6.3f}")
         print(f"{path.name[:40]:40} {number + 1:5d} " + " ".join(cells), flush=True)
     print()
     for dpi, rows in results.items():
-        total = sum(s for s, _ in rows)
-        mean = sum(a for _, a in rows) / len(rows)
-        worst = min(a for _, a in rows)
-        print(f"{dpi} dpi: {len(rows) / total:.2f} pages/s, character accuracy mean {mean:.3f}, worst {worst:.3f}")
+        total = sum(row[0] for row in rows)
+        mean, worst = sum(row[1] for row in rows) / len(rows), min(row[1] for row in rows)
+        unordered, unordered_worst = sum(row[2] for row in rows) / len(rows), min(row[2] for row in rows)
+        print(f"{dpi} dpi: {len(rows) / total:.2f} pages/s, character accuracy mean {mean:.3f}, worst {worst:.3f}; "
+              f"in any order mean {unordered:.3f}, worst {unordered_worst:.3f}")
     for score, name, reference, read in sorted(readings)[: args.diffs]:
         print(f"\n{name}: {score:.3f}")
         for difference in differences(reference, read):

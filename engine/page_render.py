@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ MAX_PIXELS = 40_000_000  # a rendered page is at most this big (RGB: 120 MB); pa
 # Markup over this size is shown as plain text: laying it out would stall the app's window.
 MAX_MARKUP_CHARS = 2_000_000
 _MUPDF_ARCHIVES = frozenset({".epub", ".xps", ".oxps"})
+FIND_OCR_BUDGET_S = 12.0  # a search reads no more scans by OCR after this long (the viewer's call has 20 s)
 
 Rectangle = tuple[float, float, float, float]
 Word = tuple[float, float, float, float, str, int, int]
@@ -221,12 +223,24 @@ def _matches(page: Any, query: str) -> list[Rectangle]:
 
 def find_pages(path: str, query: str, max_bytes: int = 200 * 1024 * 1024,
                password: str = "") -> list[tuple[int, int]]:
-    """(page, matches) for every page holding ``query`` (case-insensitive, as MuPDF searches)."""
+    """(page, matches) for every page holding ``query`` (case-insensitive, as MuPDF searches).
+
+    Scanned pages are searched in the words OCR reads, a second or more a page the first time; past
+    ``FIND_OCR_BUDGET_S`` the search stops with a LoadError saying how far it got. The pages read so far are
+    kept, so searching again goes on from there."""
     document = open_document(path, max_bytes, password)
     pages: list[tuple[int, int]] = []
     if query.strip():
+        deadline = time.monotonic() + FIND_OCR_BUDGET_S
+        read_now = 0  # scanned pages this search read by OCR: at least one, so each search gets further
         for number in range(document.page_count):
-            matches = len(_matches(document[number], query))
+            page = document[number]
+            if ocr.needs_ocr(page) and not ocr.has_reading(page):
+                if read_now and time.monotonic() > deadline:
+                    raise LoadError(FAILED, f"searched {number} of {document.page_count} pages: the rest are scans "
+                                            "still to be read by OCR; search again to go on")
+                read_now += 1
+            matches = len(_matches(page, query))
             if matches:
                 pages.append((number + 1, matches))
     return pages

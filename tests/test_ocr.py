@@ -190,3 +190,18 @@ def test_a_scanned_japanese_page_is_read_with_its_kana_and_found_by_a_phrase(tmp
     document = loaders.load(path, max_bytes=10_000_000)
     assert document.ocr_pages == (1,) and notice in document.text  # kana and all, with no spaces put in
     assert find_pages(str(path), "火曜日の朝") == [(1, 1)]
+
+
+def test_a_search_of_a_long_scan_stops_in_time_says_how_far_it_got_and_goes_on_when_asked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.page_render
+
+    scans: list[bytes | str] = [scanned(text_page(pymupdf.open(), f"Page {n} of the logbook names the ferry."), dpi=100)
+                                for n in (1, 2, 3)]
+    path = write_scan_pdf(tmp_path / "logbook.pdf", scans)
+    monkeypatch.setattr(engine.page_render, "FIND_OCR_BUDGET_S", 0.0)  # each search has time for one page
+    for searched in (1, 2):
+        with pytest.raises(LoadError, match=f"searched {searched} of 3 pages: .*search again"):
+            find_pages(str(path), "ferry")
+    assert find_pages(str(path), "ferry") == [(1, 1), (2, 1), (3, 1)]
+    assert find_pages(str(path), "logbook") == [(1, 1), (2, 1), (3, 1)]  # all read now: no time limit reached

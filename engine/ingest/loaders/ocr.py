@@ -338,16 +338,26 @@ def read_page(page: Any) -> OcrPage:
     return read_image(image, scale)
 
 
-# The viewer asks for the same page again as the person turns back and forth: keep the last few readings,
-# keyed by the rendered pixels themselves (a changed file renders differently).
+# The viewer asks for the same page again as the person turns back and forth, and its find reads every scanned
+# page: keep the readings of a long scan, keyed by the rendered pixels themselves (a changed file renders
+# differently). A reading is a page's words, tens of kilobytes.
 _READINGS: OrderedDict[bytes, OcrPage] = OrderedDict()
-_KEPT_READINGS = 8
+_KEPT_READINGS = 500
+
+
+def _reading_key(image: Any) -> bytes:
+    return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+
+
+def has_reading(page: Any) -> bool:
+    """Whether ``page_words`` has this page's words already (no OCR to run)."""
+    return _reading_key(render_for_ocr(page)[0]) in _READINGS
 
 
 def page_words(page: Any) -> list[Word]:
     """The words of a page read by OCR, in page coordinates: the same words and boxes the index read."""
     image, scale = render_for_ocr(page)
-    key = hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+    key = _reading_key(image)
     reading = _READINGS.get(key)
     if reading is None:
         reading = read_image(image, scale)
