@@ -367,10 +367,17 @@ class Engine:
 
     def privacy_note(self) -> str:
         """What leaves this computer, in one sentence for the window's texts."""
-        if self.settings.answers_from != "server":
+        said = []
+        if self.library.is_shared:
+            said.append("Documents' text and vectors, and your conversations, are kept in the team library "
+                        f"{self.library.place}")
+        if self.settings.answers_from == "server":
+            said.append("questions and the passages they are answered from go to the answer server "
+                        f"{self._server_place()}")
+        if not said:
             return "Nothing leaves this computer."
-        return (f"Questions and the passages they are answered from go to the answer server {self._server_place()}; "
-                "nothing else leaves this computer.")
+        sentence = "; ".join(said)
+        return f"{sentence[0].upper()}{sentence[1:]}; nothing else leaves this computer."
 
     def _server_place(self) -> str:
         """The configured answer server as host:port, or the setting as written when it is not an address."""

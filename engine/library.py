@@ -28,7 +28,7 @@ from engine.store.conversations import ConversationStore
 from engine.store.db import connect as connect_sqlite
 from engine.store.index_store import IndexStore
 from engine.store.interface import ConversationLog, LibraryStore
-from engine.store.postgres.connection import PgConnection, server_endpoint
+from engine.store.postgres.connection import PgConnection, server_endpoint, socket_folder
 from engine.store.postgres.connection import connect as connect_postgres
 from engine.store.postgres.conversations import PgConversationStore
 from engine.store.postgres.copy_in import CopyProgress, LibraryCopy
@@ -64,6 +64,11 @@ class Library(Protocol):
         """A team library on a server (True), or this data home's own file."""
         ...
 
+    @property
+    def place(self) -> str:
+        """Where it is, for people: the file, or the server's host:port (its socket folder on this computer)."""
+        ...
+
     def connect(self) -> Connection: ...
     def index_store(self, conn: Connection) -> LibraryStore: ...
     def conversation_store(self, conn: Connection) -> ConversationLog: ...
@@ -78,6 +83,10 @@ class SqliteLibrary:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    @property
+    def place(self) -> str:
+        return str(self.path)
 
     def connect(self) -> apsw.Connection:
         return connect_sqlite(self.path)
@@ -112,6 +121,14 @@ class PostgresLibrary:
         endpoint = server_endpoint(url)
         if endpoint is not None:
             offline.allow(LIBRARY_SERVER, endpoint)  # the seal lets this process reach that server, and no other
+        self._endpoint = endpoint
+
+    @property
+    def place(self) -> str:
+        if self._endpoint is None:
+            return f"on this computer ({socket_folder(self.url)})"
+        host, port = self._endpoint
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def connect(self) -> Connection:
         return connect_postgres(self.url)

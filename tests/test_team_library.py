@@ -168,3 +168,16 @@ def test_a_team_library_keeps_its_embedding_model(tmp_path: Path, postgres_url: 
         with pytest.raises(HushdocsError, match="not done in a team library"):
             list(engine.switch_embedder("e5-small"))
         assert engine.search("ferry", k=1, mode="keyword")[0].path.endswith("ferry.md")
+
+
+def test_the_window_says_what_the_team_library_keeps_and_where(tmp_path: Path) -> None:
+    settings = Settings(database_url="postgresql://team@db.lan:5433/library", answers_from="server",
+                        server_url="http://gpu.lan:8080")
+    with Engine(settings) as engine:
+        assert engine.privacy_note() == (
+            "Documents' text and vectors, and your conversations, are kept in the team library db.lan:5433; "
+            "questions and the passages they are answered from go to the answer server gpu.lan:8080; "
+            "nothing else leaves this computer.")
+    with Engine(Settings(database_url=f"postgresql://team@/library?host={tmp_path}")) as engine:
+        assert engine.privacy_note().endswith(f"team library on this computer ({tmp_path}); nothing else leaves "
+                                              "this computer.")

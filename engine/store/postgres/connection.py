@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from pgvector.psycopg import register_vector
@@ -149,6 +149,12 @@ def server_endpoint(url: str) -> tuple[str, int] | None:
     if not host or host.startswith("/"):
         return None
     return host, parts.port or 5432
+
+
+def socket_folder(url: str) -> str:
+    """The folder of a Unix-socket URL's socket (``?host=/run/postgresql``), or libpq's default."""
+    host = parse_qs(urlsplit(url).query).get("host", [""])[0] or urlsplit(url).hostname or ""
+    return host if host.startswith("/") else "the default socket"
 
 
 def describe(url: str) -> str:
