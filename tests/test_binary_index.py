@@ -6,6 +6,7 @@ index, not the embedder), clustered so that a query has true near neighbours.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import apsw
@@ -14,7 +15,7 @@ import pytest
 
 from engine.records import ChunkSpan
 from engine.retrieval import binary_index
-from engine.retrieval.binary_index import BinaryIndex, binary_index_for
+from engine.retrieval.binary_index import BinaryIndex, Rows, binary_index_for
 from engine.retrieval.search import Retriever
 from engine.store import index_store, model_switch
 from engine.store.db import connect, scalar
@@ -87,18 +88,18 @@ def test_deletes_are_masked_without_reloading_and_a_reused_id_is_the_new_row(
     assert len(index) == 300
     gone = chunk_ids(store, last)
     full_loads: list[int] = []
-    load = BinaryIndex._load
+    read = binary_index._read
 
-    def counted_load(self: BinaryIndex, conn: apsw.Connection, after: int, append: bool) -> None:
-        if not append:
+    def counted_read(conn: apsw.Connection, after: int, words: int) -> Rows:
+        if after == 0:
             full_loads.append(after)
-        load(self, conn, after, append)
+        return read(conn, after, words)
 
-    monkeypatch.setattr(BinaryIndex, "_load", counted_load)
+    monkeypatch.setattr(binary_index, "_read", counted_read)
 
     store.delete_document(last)
     index = binary_index_for(store.conn)
-    assert len(index) == 200 and not set(gone) & set(index.ids.tolist())
+    assert len(index) == 200 and not set(gone) & set(index.rows.ids.tolist())
     assert binary_index_for(store.conn).nearest(vectors[250], 20)[0] not in gone
 
     # SQLite gives the next rows the highest ids again; between two refreshes a document with the highest ids
@@ -125,8 +126,8 @@ def test_the_query_against_the_bits_ranks_better_than_hamming_distance(store: In
     for query in unit(vectors[rng.choice(len(vectors), 50)] + rng.normal(0, 0.05, (50, DIM))):
         exact = {int(i) + 1 for i in np.argsort(-(vectors @ query))[:10]}
         by_bits.append(len(exact & set(index.nearest(query, 10))) / 10)
-        hamming = index._hamming(binary_index._pack(query, index.columns.shape[0]))
-        nearest_by_hamming = index.ids[binary_index._closest(hamming, 10, DIM + 1)[:10]]
+        hamming = index.rows.hamming(binary_index._pack(query, index.rows.columns.shape[0]))
+        nearest_by_hamming = index.rows.ids[binary_index._closest(hamming, 10, DIM + 1)[:10]]
         by_hamming.append(len(exact & set(nearest_by_hamming.tolist())) / 10)
     assert np.mean(by_bits) >= np.mean(by_hamming) + 0.05
 
@@ -142,7 +143,7 @@ def test_a_copy_older_than_the_trimmed_log_reloads(store: IndexStore, monkeypatc
     assert scalar(store.conn, "SELECT count(*) FROM chunk_deletions") < 120
     stale.refresh(store.conn)
     live = {cid for doc in docs[6:] for cid in chunk_ids(store, doc)}
-    assert set(stale.ids.tolist()) == live
+    assert set(stale.rows.ids.tolist()) == live
 
 
 def test_switching_the_embedding_model_reloads_the_copy(store: IndexStore) -> None:
@@ -156,3 +157,41 @@ def test_switching_the_embedding_model_reloads_the_copy(store: IndexStore) -> No
     assert model_switch.finish(store.conn)
     index = binary_index_for(store.conn)
     assert index.nearest(flipped[3], 1) == [ids[3]]
+
+
+def test_searches_in_other_threads_never_see_half_a_refresh(tmp_path: Path) -> None:
+    """Eight searching threads while a writer adds and deletes documents: every search returns ids that existed,
+    none fails (a search that read the ids of one state and the bits of another indexed past the end)."""
+    binary_index._caches.clear()
+    path = tmp_path / "shared.sqlite3"
+    writer = IndexStore(connect(path))
+    writer.ensure_embedder("test-model", DIM)
+    vectors = clustered(4000)
+    docs = [write(writer, f"seed{i}", vectors[i * 400 : (i + 1) * 400]) for i in range(5)]
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def search(seed: int) -> None:
+        conn = connect(path)
+        rng = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                found = binary_index_for(conn).nearest(vectors[rng.integers(len(vectors))], 50)
+                assert found and min(found) >= 1
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            failures.append(error)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=search, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for round_number in range(40):
+            docs.append(write(writer, f"new{round_number}", vectors[(round_number % 10) * 400 :][:200]))
+            writer.delete_document(docs.pop(0))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not failures, failures[0]

@@ -39,86 +39,33 @@ _LOOKUPS_BEFORE_A_SCAN = 20_000  # new rows read one by one (0.1 ms each at 1M) 
 _BYTE_SIGNS = (np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(np.float32) * 2 - 1)
 
 
-@dataclass
-class BinaryIndex:
-    ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    collections: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+@dataclass(frozen=True)
+class Rows:
+    """One consistent state of the copy. Never changed in place: a refresh builds the next one and swaps it in
+    whole, so a search running in another thread reads ids, collections and bits of the same moment."""
+
+    ids: npt.NDArray[np.int64]
+    collections: npt.NDArray[np.int64]
     # The packed bits as 64-bit words, one row per word position: columns[w, i] is word w of row i.
-    columns: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint64))
-    generation: str | None = None
-    rebuilds: str | None = None
-    deletions_seen: int = 0  # the last chunk_deletions entry applied
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    columns: npt.NDArray[np.uint64]
 
-    def __len__(self) -> int:
-        return len(self.ids)
+    @staticmethod
+    def empty(words: int = 0) -> Rows:
+        return Rows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((words, 0), np.uint64))
 
-    def refresh(self, conn: apsw.Connection) -> None:
-        # The counters are read first: a write that lands during the reads below bumps them again, so the
-        # next refresh catches whatever this one missed.
-        generation = get_meta(conn, "index_generation") or "0"
-        rebuilds = get_meta(conn, "index_rebuilds") or "0"
-        if generation == self.generation and rebuilds == self.rebuilds:
-            return
-        trimmed = int(get_meta(conn, "chunk_deletions_trimmed") or 0)
-        if rebuilds != self.rebuilds or self.deletions_seen < trimmed or not len(self.ids):
-            self.deletions_seen = int(rows(conn, "SELECT coalesce(max(seq), 0) FROM chunk_deletions")[0][0])
-            self._load(conn, after=0, append=False)
-        else:
-            self._forget_deleted(conn)  # before appending: a deleted highest id may come back as a new row
-            self._load(conn, after=int(self.ids.max()) if len(self.ids) else 0, append=True)
-        self.generation, self.rebuilds = generation, rebuilds
+    def without(self, chunk_ids: npt.NDArray[np.int64]) -> Rows:
+        keep = ~np.isin(self.ids, chunk_ids)
+        return self if keep.all() else Rows(self.ids[keep], self.collections[keep], self.columns[:, keep])
 
-    def _forget_deleted(self, conn: apsw.Connection) -> None:
-        found = rows(conn, "SELECT seq, chunk_id FROM chunk_deletions WHERE seq > ? ORDER BY seq",
-                     (self.deletions_seen,))
-        if not found:
-            return
-        self.deletions_seen = int(found[-1][0])
-        keep = ~np.isin(self.ids, np.fromiter((r[1] for r in found), dtype=np.int64, count=len(found)))
-        if not keep.all():
-            self.ids, self.collections, self.columns = self.ids[keep], self.collections[keep], self.columns[:, keep]
-
-    def _load(self, conn: apsw.Connection, after: int, append: bool) -> None:
-        try:
-            found = _rows_after(conn, after)
-        except apsw.SQLError:  # nothing indexed yet: no vector table
-            found = []
-        ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
-        collections = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
-        if found:
-            raw = np.frombuffer(b"".join(bytes(r[1]) for r in found), dtype=np.uint8).reshape(len(found), -1)
-            pad = (-raw.shape[1]) % 8  # whole 64-bit words for the popcount
-            columns = np.ascontiguousarray(np.pad(raw, ((0, 0), (0, pad))).view(np.uint64).T)
-        else:
-            columns = np.zeros((self.columns.shape[0] if append else 0, 0), dtype=np.uint64)
-        if append and len(self.ids):
-            self.ids = np.concatenate([self.ids, ids])
-            self.collections = np.concatenate([self.collections, collections])
-            self.columns = np.hstack([self.columns, columns])
-        else:
-            self.ids, self.collections, self.columns = ids, collections, columns
-
-    def nearest(self, query: npt.NDArray[np.float32], n: int,
-                collection_ids: Sequence[int] | None = None) -> list[int]:
-        """Chunk ids of about ``n`` rows closest to the float ``query`` by their bits (in these collections),
-        nearest first: Hamming distance shortlists 5n of them (more on a large index, where it blurs), the
-        query's values against their bits keep n."""
+    def plus(self, more: Rows) -> Rows:
         if not len(self.ids):
-            return []
-        query_words = _pack(query, self.columns.shape[0])
-        distances = self._hamming(query_words)
-        unwanted = self.columns.shape[0] * 64 + 1  # beyond any real distance
-        if collection_ids is not None:
-            wanted = np.isin(self.collections, np.asarray(collection_ids, np.int64))
-            distances[~wanted] = unwanted
-        shortlist = _closest(distances, max(5 * n, len(self.ids) // 500), unwanted)
-        if len(shortlist) > n:
-            scores = self._asymmetric(query, shortlist)
-            shortlist = shortlist[np.argsort(-scores, kind="stable")[:n]]
-        return [int(i) for i in self.ids[shortlist]]
+            return more
+        if not len(more.ids):
+            return self
+        return Rows(np.concatenate([self.ids, more.ids]), np.concatenate([self.collections, more.collections]),
+                    np.hstack([self.columns, more.columns]))
 
-    def _hamming(self, query_words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
+    def hamming(self, query_words: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint16]:
         distances = np.zeros(len(self.ids), dtype=np.uint16)
         xor = np.empty(len(self.ids), dtype=np.uint64)
         counts = np.empty(len(self.ids), dtype=np.uint8)
@@ -128,15 +75,85 @@ class BinaryIndex:
             np.add(distances, counts, out=distances)
         return distances
 
-    def _asymmetric(self, query: npt.NDArray[np.float32], rows_at: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
-        """Each row's bits as +-1 dotted with the query: per byte position, a table of all 256 byte values."""
-        width = self.columns.shape[0] * 64
-        padded = np.zeros(width, dtype=np.float32)
+    def asymmetric(self, query: npt.NDArray[np.float32], at: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """The bits of these rows as +-1 dotted with the query: per byte position, a table of all 256 values."""
+        padded = np.zeros(self.columns.shape[0] * 64, dtype=np.float32)
         padded[: len(query)] = query
         table = padded.reshape(-1, 8) @ _BYTE_SIGNS.T  # (bytes per row, 256)
-        row_bytes = np.ascontiguousarray(self.columns[:, rows_at].T).view(np.uint8)  # (rows, bytes per row)
+        row_bytes = np.ascontiguousarray(self.columns[:, at].T).view(np.uint8)  # (rows, bytes per row)
         scores: npt.NDArray[np.float32] = table[np.arange(table.shape[0]), row_bytes].sum(axis=1)
         return scores
+
+
+@dataclass
+class BinaryIndex:
+    rows: Rows = field(default_factory=Rows.empty)
+    generation: str | None = None
+    rebuilds: str | None = None
+    deletions_seen: int = 0  # the last chunk_deletions entry applied
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held by a refresh; searches need none
+
+    def __len__(self) -> int:
+        return len(self.rows.ids)
+
+    def refresh(self, conn: apsw.Connection) -> None:
+        # The counters are read first: a write that lands during the reads below bumps them again, so the
+        # next refresh catches whatever this one missed.
+        generation = get_meta(conn, "index_generation") or "0"
+        rebuilds = get_meta(conn, "index_rebuilds") or "0"
+        if generation == self.generation and rebuilds == self.rebuilds:
+            return
+        trimmed = int(get_meta(conn, "chunk_deletions_trimmed") or 0)
+        current = self.rows
+        if rebuilds != self.rebuilds or self.deletions_seen < trimmed or not len(current.ids):
+            self.deletions_seen = int(rows(conn, "SELECT coalesce(max(seq), 0) FROM chunk_deletions")[0][0])
+            self.rows = _read(conn, after=0, words=0)
+        else:
+            current = current.without(self._deleted_since(conn))  # before appending: a deleted highest id
+            after = int(current.ids.max()) if len(current.ids) else 0  # may come back as a new row
+            self.rows = current.plus(_read(conn, after=after, words=current.columns.shape[0]))
+        self.generation, self.rebuilds = generation, rebuilds
+
+    def _deleted_since(self, conn: apsw.Connection) -> npt.NDArray[np.int64]:
+        found = rows(conn, "SELECT seq, chunk_id FROM chunk_deletions WHERE seq > ? ORDER BY seq",
+                     (self.deletions_seen,))
+        if found:
+            self.deletions_seen = int(found[-1][0])
+        return np.fromiter((r[1] for r in found), dtype=np.int64, count=len(found))
+
+    def nearest(self, query: npt.NDArray[np.float32], n: int,
+                collection_ids: Sequence[int] | None = None) -> list[int]:
+        """Chunk ids of about ``n`` rows closest to the float ``query`` by their bits (in these collections),
+        nearest first: Hamming distance shortlists 5n of them (more on a large index, where it blurs), the
+        query's values against their bits keep n."""
+        current = self.rows  # one state throughout, whatever a refresh swaps in meanwhile
+        if not len(current.ids):
+            return []
+        distances = current.hamming(_pack(query, current.columns.shape[0]))
+        unwanted = current.columns.shape[0] * 64 + 1  # beyond any real distance
+        if collection_ids is not None:
+            distances[~np.isin(current.collections, np.asarray(collection_ids, np.int64))] = unwanted
+        shortlist = _closest(distances, max(5 * n, len(current.ids) // 500), unwanted)
+        if len(shortlist) > n:
+            scores = current.asymmetric(query, shortlist)
+            shortlist = shortlist[np.argsort(-scores, kind="stable")[:n]]
+        return [int(i) for i in current.ids[shortlist]]
+
+
+def _read(conn: apsw.Connection, after: int, words: int) -> Rows:
+    """The vec0 rows past ``after`` (``words``: the bits' width in 64-bit words, for an empty result)."""
+    try:
+        found = _rows_after(conn, after)
+    except apsw.SQLError:  # nothing indexed yet: no vector table
+        found = []
+    if not found:
+        return Rows.empty(words)
+    ids = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+    collections = np.fromiter((r[2] for r in found), dtype=np.int64, count=len(found))
+    raw = np.frombuffer(b"".join(bytes(r[1]) for r in found), dtype=np.uint8).reshape(len(found), -1)
+    pad = (-raw.shape[1]) % 8  # whole 64-bit words for the popcount
+    columns = np.ascontiguousarray(np.pad(raw, ((0, 0), (0, pad))).view(np.uint64).T)
+    return Rows(ids, collections, columns)
 
 
 def _rows_after(conn: apsw.Connection, after: int) -> list[tuple[int, bytes, int]]:
