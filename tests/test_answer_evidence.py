@@ -8,7 +8,8 @@ and a question whose answer is a list of steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pymupdf
@@ -16,7 +17,8 @@ import pytest
 
 from engine.api import Answer, Engine, PageView, render_page
 from engine.embedding.embedder import OnnxEmbedder
-from engine.generation.answer import NOT_FOUND_MESSAGE
+from engine.generation.answer import NOT_FOUND_MESSAGE, Answerer
+from engine.generation.llm import ChatMessage, Generator
 from engine.settings import Settings
 from tests.support.documents import write_pdf
 
@@ -127,3 +129,45 @@ def test_a_list_question_is_answered_with_several_cited_sentences(engine: Engine
     assert len([s for s in answer.sentences if s.quotes]) >= 2 or len({q.text for c in answer.citations
                                                                         for q in c.quotes}) >= 2
     assert all(s.supported for s in answer.sentences)
+
+
+class ScriptedReply:
+    """The real chat model for everything but the reply, which the test writes: what is under test is the
+    decision the app takes on a reply, and a small model's exact wording cannot be ordered up."""
+
+    def __init__(self, model: Generator, reply: str) -> None:
+        self.model, self.reply = model, reply
+        self.name, self.n_ctx = model.name, model.n_ctx
+
+    def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
+                    stop: threading.Event | None = None) -> Iterator[str]:
+        yield self.reply
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def close(self) -> None:
+        """The engine owns the model."""
+
+
+def scripted_answer(engine: Engine, question: str, reply: str) -> Answer:
+    answerer = Answerer(engine.retriever(), lambda: ScriptedReply(engine.generator(), reply), engine.settings)
+    done = [e.answer for e in answerer.ask(question) if e.kind == "done"]
+    assert len(done) == 1 and done[0] is not None
+    return done[0]
+
+
+def test_a_reply_that_only_says_the_question_back_is_declined(engine: Engine) -> None:
+    # The page says where and on which day the members meet, not at what time; the reply restates the question
+    # with the page's own words, so every other check passes it.
+    echo = scripted_answer(engine, "At what time do members meet in the clubhouse on the first Monday of each month?",
+                           "Members meet in the clubhouse on the first Monday of each month [1].")
+    assert not echo.grounded and echo.decision == "restates the question", echo.to_json()
+    # The same kind of reply with the word asked for is an answer.
+    answer = scripted_answer(engine, "Who assigns the berths at the boat club?",
+                             "The harbour master, Ingrid Solberg, assigns the berths [1].")
+    assert answer.grounded and answer.decision == "answered", answer.to_json()
+    # A question that offers a choice is answered with one of its own words.
+    choice = scripted_answer(engine, "Was the boat club founded in 1962 or in 1972?",
+                             "The club was founded in 1962 [1].")
+    assert choice.grounded, choice.to_json()

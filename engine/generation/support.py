@@ -40,7 +40,7 @@ def stem(word: str) -> str:
     return word.lower()[:STEM_LENGTH]
 
 
-_FORM_STEMS = frozenset(stem(w) for w in QUESTION_FORM_WORDS)
+FORM_STEMS = frozenset(stem(w) for w in QUESTION_FORM_WORDS)
 
 
 def stems_of(text: str) -> set[str]:
@@ -127,7 +127,7 @@ class SupportFinder:
         the lighthouse?" is the question's wording when the passage says "kept", but a passage that speaks of
         the clubhouse elsewhere does not support "the clubhouse is closed during storms" with a sentence about
         the slipway."""
-        subject = stems_of(sentence) & stems_of(question) & self._passage_stems - _FORM_STEMS
+        subject = stems_of(sentence) & stems_of(question) & self._passage_stems - FORM_STEMS
         if not subject:
             return 1.0
         around: set[str] = set()
