@@ -149,16 +149,21 @@ _OFFERS_A_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
 _ABOUT_THE_DOCUMENTS = frozenset(stem(w) for w in ("document", "documents", "passage", "passages", "text"))
 
 
-def words_beyond(question: str, sentences: Sequence[AnswerSentence]) -> set[str]:
-    """Content-word stems of the answer that the question does not hold. None: the reply only says the question
-    back ("The parameter sets the font used for Japanese text [2]" to "Which parameter sets the font used for
-    Japanese text?"), which the small models write when the passages lack the answer. On the saved benchmark runs
-    (0.5B and 1.5B, squad-dev and realdocs, 96 replies) it caught 4 answers to unanswerable questions and no
-    right answer: a right one holds at least the name, number or word asked for."""
+def words_beyond(question: str, sentences: Sequence[str]) -> set[str]:
+    """Content-word stems of the answer's sentences that the question does not hold."""
     said: set[str] = set()
     for sentence in sentences:
-        said |= stems_of(sentence.text)
+        said |= stems_of(sentence)
     return said - stems_of(question) - FORM_STEMS - _ABOUT_THE_DOCUMENTS
+
+
+def restates_the_question(question: str, sentences: Sequence[str]) -> bool:
+    """The reply only says the question back ("The parameter sets the font used for Japanese text [2]" to "Which
+    parameter sets the font used for Japanese text?"), which the small models write when the passages lack the
+    answer. On the saved benchmark runs (0.5B and 1.5B, squad-dev and realdocs, 96 replies) this caught 4 answers
+    to unanswerable questions and no right answer: a right one holds the name, number or word asked for, unless
+    the question offers a choice."""
+    return not words_beyond(question, sentences) and not _OFFERS_A_CHOICE.search(question)
 
 
 def citations_for(sentences: Sequence[AnswerSentence], passages: Sequence[Hit]) -> list[Citation]:
@@ -331,8 +336,8 @@ class Answerer:
         if (checks["quote_coverage"] < self.settings.min_question_coverage
                 or checks["misplaced"] > self.settings.max_misplaced_coverage):
             return declined("question not covered", checks, left_out)
-        checks["new_words"] = float(len(words_beyond(standalone, sentences)))
-        if not checks["new_words"] and not _OFFERS_A_CHOICE.search(standalone):
+        checks["new_words"] = float(len(words_beyond(standalone, [s.text for s in sentences])))
+        if restates_the_question(standalone, [s.text for s in sentences]):
             return declined("restates the question", checks, left_out)
         return Answer(question, standalone, join_sentences(sentences, raw), citations_for(sentences, passages), True,
                       passages, {}, "", sentences=sentences, left_out=left_out, checks=checks)
