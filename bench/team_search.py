@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -337,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.embedding.embedder import load_default_embedder
     from tests.support.postgres_server import PostgresServer
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the server is stopped and removed too
     embedder = load_default_embedder(threads=2)
     articles, questions = load_squad()
     paragraphs = [p for ps in articles.values() for p in ps]
