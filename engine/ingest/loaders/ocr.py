@@ -169,7 +169,7 @@ class OcrEngine:
             again = self._small.recognize_txt([crops[i] for i in doubtful])
             for i, text, score, words in zip(doubtful, again.txts or (), again.scores, again.word_results, strict=True):
                 texts[i], scores[i], pieces[i] = text, score, words
-        kept = [i for i, text in enumerate(texts) if scores[i] >= MIN_LINE_SCORE and text.strip()]
+        kept = [i for i, text in enumerate(texts) if scores[i] >= MIN_LINE_SCORE and text.strip() and crops[i].size]
         if not kept:
             return []
         ratio = steps["preprocess"]
