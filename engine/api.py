@@ -68,6 +68,7 @@ from engine.library import (
     Connection,
     Library,
     Searcher,
+    check_library,
     copy_library,
     open_library,
 )
@@ -149,6 +150,7 @@ __all__ = [
     "by_name",
     "catalogue_model_for",
     "chat_models",
+    "check_library",
     "embedding_model",
     "expected_answer_seconds",
     "file_patterns",
@@ -431,6 +433,22 @@ class Engine:
         return new.needs_model_reload(old)
 
     # -- library --------------------------------------------------------------------------------
+
+    def use_library(self, url: str) -> None:
+        """Work on the library ``url`` names from now on ("": the data home's own file), as Settings' Library row
+        chooses it (``check_library`` first). Call from the thread that holds the engine's long-lived connection
+        (the GUI's), with no indexing under way: the watcher stops, that connection closes, and each worker's
+        closes as its work ends."""
+        with self._write_lock:
+            self.stop_watching()
+            self.release_connection()
+            if self.library.is_shared:
+                offline.allow(LIBRARY_SERVER, None)
+            self.library = open_library(url, self.database, paths.data_dir())
+            recorded, _dim = self._store().embedder_info()
+            with self._embedder_lock:
+                if self._embedder is not None and recorded and recorded != self._embedder.name:
+                    self._embedder = None  # that library was built with another model: loaded at first use
 
     def indexer(self) -> Indexer:
         return Indexer(self._store(), self.embedder(), max_file_bytes=self.settings.max_file_mb * 1024 * 1024,

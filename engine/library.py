@@ -28,7 +28,7 @@ from engine.store.conversations import ConversationStore
 from engine.store.db import connect as connect_sqlite
 from engine.store.index_store import IndexStore
 from engine.store.interface import ConversationLog, LibraryStore
-from engine.store.postgres.connection import PgConnection, server_endpoint, socket_folder
+from engine.store.postgres.connection import PgConnection, describe, server_endpoint, socket_folder
 from engine.store.postgres.connection import connect as connect_postgres
 from engine.store.postgres.conversations import PgConversationStore
 from engine.store.postgres.copy_in import CopyProgress, LibraryCopy
@@ -37,6 +37,7 @@ from engine.store.postgres.index_store import PgIndexStore
 
 DATABASE_ENV = "HUSHDOCS_DATABASE_URL"
 LIBRARY_SERVER = "library database"  # the network seal's name for the team library's server
+CHECKED_SERVER = "library database being checked"  # a library Settings checks before it is used
 
 
 class Searcher(Protocol):
@@ -164,6 +165,19 @@ def open_library(url: str, sqlite_path: Path, data_dir: Path) -> Library:
     if not url:
         return SqliteLibrary(sqlite_path)
     return PostgresLibrary(url, home_identity(data_dir))
+
+
+def check_library(url: str) -> None:
+    """Connect to the team library at ``url`` once and close again; raises HushdocsError with the reason (server
+    unreachable, password refused, no pgvector). The seal lets this process reach its server while it is checked."""
+    endpoint = server_endpoint(url)
+    offline.allow(CHECKED_SERVER, endpoint)
+    try:
+        connect_postgres(url).close()
+    except psycopg.ProgrammingError as error:  # not a connection string libpq reads (an unknown option, a typo)
+        raise HushdocsError(f"the library address {describe(url)} is not one PostgreSQL reads: {error}") from error
+    finally:
+        offline.allow(CHECKED_SERVER, None)
 
 
 def copy_library(sqlite_path: Path, url: str, data_dir: Path) -> Iterator[CopyProgress]:

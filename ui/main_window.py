@@ -39,6 +39,7 @@ from engine.api import (
     Engine,
     HushdocsError,
     Settings,
+    check_library,
     file_patterns,
     gpu_offload_supported,
     offered_embedding_models,
@@ -283,6 +284,11 @@ class MainWindow(QMainWindow):
         self.pool.start(run, name="model preload", on_result=ready, on_error=failed)
 
     def apply_settings(self, new: Settings) -> None:
+        wanted_library = new.database_url
+        if wanted_library != self.engine.settings.database_url:
+            # saved once it is reached (change_library); until then the library in use stays
+            new = dataclasses.replace(new, database_url=self.engine.settings.database_url)
+            self.change_library(wanted_library)
         if not self.engine.apply_settings(new):
             return
         missing = self.engine.missing_models()
@@ -293,6 +299,31 @@ class MainWindow(QMainWindow):
         self.model_status.setText("Loading the chat model…")
         self.pool.start(lambda _stop: engine.reload_generator(), name="model reload",
                         on_result=lambda _none: self.preload_model(), on_error=self.notice.show_message)
+
+    def change_library(self, url: str) -> None:
+        """Check the library ``url`` names in a worker ("": this computer's file), then work on it; a library that
+        cannot be used is named with the reason, and the one in use stays."""
+        def use(_none: object) -> None:
+            if self._closed:
+                return
+            self.chat.stop()
+            self.indexing.cancel()
+            self.engine.use_library(url)
+            self.engine.apply_settings(dataclasses.replace(self.engine.settings, database_url=url))
+            self.chat.new_chat()
+            self.conversations.refresh()
+            self._after_library_change()
+            if self.pages.currentIndex() == 0:
+                self._follow_folders()
+            place = self.engine.library.place
+            self.notice.show_message(f"The library is now the team library {place}." if url
+                                     else f"The library is now this computer's own file, {place}.", error=False)
+
+        def refused(reason: str) -> None:
+            self.notice.show_message(f"The library was not changed: {reason}")
+
+        self.pool.start(lambda _stop: check_library(url) if url else None, name="library check",
+                        on_result=use, on_error=refused)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.engine.settings, self.gpu_supported, self, search=self._search_models())

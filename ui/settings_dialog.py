@@ -1,4 +1,5 @@
-"""Settings: who writes answers (this computer or a server), chat model, context, GPU layers, threads, temperature,
+"""Settings: where the library is (this computer or a team's server), who writes answers (this computer or a
+server), chat model, context, GPU layers, threads, temperature,
 passages and their length; the search model (with what switching to another costs); what is where."""
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from engine.api import (
 )
 from engine.api import model_files as locate
 from ui import dialogs
+from ui.library_setting import LibrarySetting
 
 ADD_GGUF = "__add_gguf__"
 
@@ -168,6 +170,8 @@ class SettingsDialog(QDialog):
                                        "Shorter: the answer starts sooner. Longer: more context around them.")
 
         form = QFormLayout()
+        self.library = LibrarySetting(form, settings, self)
+        self.finished.connect(self.library.shutdown)
         self._add_answer_source(form, settings)
         form.addRow("Chat model:", self.model)
         form.addRow("Context size:", self.context)
@@ -279,7 +283,7 @@ class SettingsDialog(QDialog):
             temperature=round(self.temperature.value(), 2), passages=self.passages.value(),
             passage_tokens=self.passage_tokens.value(), answers_from=str(self.answers_from.currentData()),
             server_url=self.server_url.text().strip(), server_model=self.server_model.text().strip(),
-            server_api_key=self.server_key.text().strip())
+            server_api_key=self.server_key.text().strip(), database_url=self.library.database_url())
 
     def add_gguf(self, path: str) -> None:
         """Use a .gguf file the user picked (or dropped) as the chat model."""
