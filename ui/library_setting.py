@@ -125,6 +125,9 @@ class LibrarySetting(QObject):
     def _show(self, message: str, *, error: bool) -> None:
         self.result.setText(message)
         self.result.setStyleSheet("color: #b3261e;" if error else "")
+        # A reason may take several lines: the form does not grow a wrapped label by itself once shown.
+        self.result.setMinimumHeight(self.result.heightForWidth(self.result.width()) if message else 0)
+        self._fit_dialog()
 
     def _forget_result(self) -> None:
         if self._checking is not None:
@@ -137,7 +140,10 @@ class LibrarySetting(QObject):
         team = self.where.currentData() == TEAM
         for widget in self._team_rows:
             self._form.setRowVisible(widget, team or bool(self._from_environment))
-        parent = self.parent()
-        if isinstance(parent, QWidget):
-            parent.adjustSize()
+        self._fit_dialog()
+
+    def _fit_dialog(self) -> None:
+        dialog = self.parent()
+        if isinstance(dialog, QWidget):
+            dialog.adjustSize()
 
