@@ -85,7 +85,7 @@ from engine.settings import ANSWER_SOURCES, Settings
 from engine.store.conversations import Conversation, Message
 from engine.store.index_store import DEFAULT_COLLECTION
 from engine.store.interface import ConversationLog, LibraryStore
-from engine.store.postgres.copy_in import CopyProgress
+from engine.store.postgres.progress import CopyProgress
 from engine.watch_syncs import SyncQueue
 
 __all__ = [

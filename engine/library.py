@@ -11,29 +11,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import apsw
-import psycopg
 
-from engine import offline
 from engine.embedding.embedder import Embedder
 from engine.errors import HushdocsError
 from engine.records import Hit
 from engine.retrieval import search as sqlite_search
-from engine.retrieval.postgres_search import PgRetriever
-from engine.retrieval.postgres_search import has_documents as pg_has_documents
 from engine.retrieval.search import Fusion, Scope, SearchMode
 from engine.store.conversations import ConversationStore
 from engine.store.db import connect as connect_sqlite
 from engine.store.index_store import IndexStore
 from engine.store.interface import ConversationLog, LibraryStore
-from engine.store.postgres.connection import PgConnection, describe, server_endpoint, socket_folder
-from engine.store.postgres.connection import connect as connect_postgres
-from engine.store.postgres.conversations import PgConversationStore
-from engine.store.postgres.copy_in import CopyProgress, LibraryCopy
 from engine.store.postgres.identity import home_identity
-from engine.store.postgres.index_store import PgIndexStore
+
+if TYPE_CHECKING:
+    from engine.store.postgres.progress import CopyProgress
 
 DATABASE_ENV = "HUSHDOCS_DATABASE_URL"
 LIBRARY_SERVER = "library database"  # the network seal's name for the team library's server
@@ -110,48 +104,6 @@ def _sqlite(conn: Connection) -> apsw.Connection:
     return conn
 
 
-class PostgresLibrary:
-    """A PostgreSQL server with pgvector, shared by every computer pointed at it; ``owner`` is this data home's
-    identity, whose conversations are its own."""
-
-    is_shared = True
-
-    def __init__(self, url: str, owner: str) -> None:
-        self.url = url
-        self.owner = owner
-        endpoint = server_endpoint(url)
-        if endpoint is not None:
-            offline.allow(LIBRARY_SERVER, endpoint)  # the seal lets this process reach that server, and no other
-        self._endpoint = endpoint
-
-    @property
-    def place(self) -> str:
-        if self._endpoint is None:
-            return f"on this computer ({socket_folder(self.url)})"
-        host, port = self._endpoint
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def connect(self) -> Connection:
-        return connect_postgres(self.url)
-
-    def index_store(self, conn: Connection) -> LibraryStore:
-        return PgIndexStore(_postgres(conn), self.owner)
-
-    def conversation_store(self, conn: Connection) -> ConversationLog:
-        return PgConversationStore(_postgres(conn), self.owner)
-
-    def searcher(self, conn: Connection, embedder: Embedder, fusion: Fusion) -> Searcher:
-        return PgRetriever(_postgres(conn), embedder, fusion=fusion)
-
-    def has_documents(self, conn: Connection, collection: Scope = None) -> bool:
-        return pg_has_documents(_postgres(conn), collection)
-
-
-def _postgres(conn: Connection) -> PgConnection:
-    assert isinstance(conn, psycopg.Connection), "a team library's stores take its own connections"
-    return conn
-
-
 def database_url(setting: str, explicit: str | None = None) -> str:
     """The team library's URL: given explicitly (``--database``), else ``HUSHDOCS_DATABASE_URL``, else the
     setting; "" for the data home's own SQLite file."""
@@ -164,20 +116,17 @@ def open_library(url: str, sqlite_path: Path, data_dir: Path) -> Library:
     """The library the URL names, or the SQLite file at ``sqlite_path`` when it is empty."""
     if not url:
         return SqliteLibrary(sqlite_path)
+    from engine.store.postgres.library import PostgresLibrary  # noqa: PLC0415 - psycopg only for a team library
+
     return PostgresLibrary(url, home_identity(data_dir))
 
 
 def check_library(url: str) -> None:
     """Connect to the team library at ``url`` once and close again; raises HushdocsError with the reason (server
     unreachable, password refused, no pgvector). The seal lets this process reach its server while it is checked."""
-    endpoint = server_endpoint(url)
-    offline.allow(CHECKED_SERVER, endpoint)
-    try:
-        connect_postgres(url).close()
-    except psycopg.ProgrammingError as error:  # not a connection string libpq reads (an unknown option, a typo)
-        raise HushdocsError(f"the library address {describe(url)} is not one PostgreSQL reads: {error}") from error
-    finally:
-        offline.allow(CHECKED_SERVER, None)
+    from engine.store.postgres.library import check  # noqa: PLC0415 - psycopg only for a team library
+
+    check(url)
 
 
 def copy_library(sqlite_path: Path, url: str, data_dir: Path) -> Iterator[CopyProgress]:
@@ -185,13 +134,6 @@ def copy_library(sqlite_path: Path, url: str, data_dir: Path) -> Iterator[CopyPr
     the last event holds the counts of both sides."""
     if not sqlite_path.is_file():
         raise HushdocsError(f"there is no library here to copy: {sqlite_path} does not exist")
-    target = PostgresLibrary(url, home_identity(data_dir))
-    source = connect_sqlite(sqlite_path)
-    try:
-        server = _postgres(target.connect())
-        try:
-            yield from LibraryCopy(source, server, target.owner).run()
-        finally:
-            server.close()
-    finally:
-        source.close()
+    from engine.store.postgres.library import copy_into  # noqa: PLC0415 - psycopg only for a team library
+
+    yield from copy_into(sqlite_path, url, home_identity(data_dir))

@@ -15,10 +15,11 @@ import pytest
 
 from engine.embedding.embedder import Embedder
 from engine.errors import IndexMismatchError
-from engine.library import Connection, Library, PostgresLibrary, SqliteLibrary
+from engine.library import Connection, Library, SqliteLibrary
 from engine.records import ChunkSpan, Citation
 from engine.store.index_store import NewDocument
 from engine.store.interface import ConversationLog, LibraryStore
+from engine.store.postgres.library import PostgresLibrary
 from tests.support.postgres_server import PostgresServer
 
 READER = 4

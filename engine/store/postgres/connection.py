@@ -171,8 +171,11 @@ def connect(url: str) -> PgConnection:
     try:
         conn: PgConnection = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise HushdocsError(f"the library database {describe(url)} cannot be reached: {reason}. "
+        # libpq's last line says why ("connection refused", "password authentication failed"), indented by a tab
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = lines[-1] if lines else type(error).__name__
+        stop = "" if reason.endswith((".", "?", "!")) else "."
+        raise HushdocsError(f"the library database {describe(url)} cannot be reached: {reason}{stop} "
                             "Check that the server runs and that this computer may connect to it "
                             "(Settings, HUSHDOCS_DATABASE_URL or --database).") from error
     with _migrated_lock:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import apsw
 import numpy as np
@@ -22,21 +21,9 @@ from engine.store.db import rows as sqlite_rows
 from engine.store.index_store import NewDocument
 from engine.store.postgres.connection import PgConnection, rows, scalar
 from engine.store.postgres.index_store import PgIndexStore
+from engine.store.postgres.progress import CopyProgress
 
 DOCUMENT, CONVERSATION = "document", "conversation"
-
-
-@dataclass
-class CopyProgress:
-    stage: str  # "documents", "conversations", "verified"
-    done: int = 0
-    total: int = 0
-    copied_now: int = 0  # rows this run copied (the rest were copied by an earlier run)
-    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # what -> (in the file, on the server)
-
-    @property
-    def matches(self) -> bool:
-        return all(local == server for local, server in self.counts.values())
 
 
 def _ensure_ledger(conn: PgConnection) -> None:
