@@ -4,7 +4,7 @@
   ``engine/store/postgres/keywords.py``), the query's words OR-ed as FTS5's query is here.
 - Vector: pgvector's HNSW index over the ``halfvec`` copy of the vectors for candidates, re-scored by the
   exact cosine of the float vectors, in one statement.
-- The two lists go through the same ``fused_scores`` and ``merge_neighbours`` as the SQLite search.
+- The two lists are fused and merged by the SQLite search's own ``FusedSearch.search``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import numpy as np
 
 from engine.embedding.embedder import Embedder
 from engine.filenames import from_db
-from engine.records import Hit
-from engine.retrieval.search import ChunkRow, Fusion, Retriever, Scope, SearchMode, fused_scores, merge_neighbours
+from engine.retrieval.search import ChunkRow, FusedSearch, Fusion, Scope
 from engine.retrieval.search import scope_names as names_of
 from engine.store.postgres.connection import PgConnection, rows, scalar
 from engine.store.postgres.keywords import CONFIG, fold_accents, query_words, tsquery
@@ -34,7 +33,7 @@ def has_documents(conn: PgConnection, collection: Scope = None) -> bool:
                            "WHERE k.name = ANY(%s) LIMIT 1", (names,)))
 
 
-class PgRetriever:
+class PgRetriever(FusedSearch):
     def __init__(self, conn: PgConnection, embedder: Embedder, *, oversample: int = 5,
                  fusion: Fusion = "relative") -> None:
         self.conn = conn
@@ -111,36 +110,6 @@ class PgRetriever:
         found = rows(self.conn, "SELECT id, 1 - (embedding <=> %s) AS cosine FROM chunks WHERE id = ANY(%s) "
                                 "ORDER BY cosine DESC", (np.asarray(query_vector, dtype=np.float32), list(ids)))
         return [(int(r[0]), float(r[1])) for r in found]
-
-    # -- fused search (the SQLite Retriever's steps, its fusion and merging functions) ------------------
-
-    def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
-               document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
-        collection_ids = self._collection_ids(collection)
-        pool = max(k * 4, 40)
-        query_vector = self.embedder.embed_query([query])[0]
-        ranks: dict[int, dict[str, int]] = {}
-        similarity: dict[int, float] = {}
-        lists: dict[str, list[tuple[int, float]]] = {}
-        if mode in ("hybrid", "dense"):
-            lists["dense"] = self.dense_ids(query_vector, pool, collection_ids, document_id)
-            similarity.update(lists["dense"])
-        if mode in ("hybrid", "keyword"):
-            lists["keyword"] = self.keyword_ids(query, pool, collection_ids, document_id)
-        for name, scored in lists.items():
-            for rank, (chunk_id, _) in enumerate(scored, start=1):
-                ranks.setdefault(chunk_id, {})[name] = rank
-        fused = fused_scores(lists, fusion or self.fusion)
-        if not fused:
-            return []
-        top = sorted(fused, key=lambda cid: -fused[cid])[: k * 2 if merge else k]
-        similarity.update(self.rescore(query_vector, [cid for cid in top if cid not in similarity]))
-        chunk_rows = self._chunk_rows(top)
-        hits = [Retriever._hit(chunk_rows[cid], fused[cid], similarity.get(cid, 0.0), ranks[cid])
-                for cid in top if cid in chunk_rows]
-        if merge:
-            hits = merge_neighbours(hits, chunk_rows)
-        return hits[:k]
 
     def _chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -120,7 +121,68 @@ def has_documents(conn: apsw.Connection, collection: Scope = None) -> bool:
     return bool(rows(conn, sql + " LIMIT 1", names or []))
 
 
-class Retriever:
+class FusedSearch(ABC):
+    """Hybrid search as both libraries run it: a dense and a keyword list, fused, the top chunks re-scored and
+    merged with their neighbours. A backend supplies the lists and the rows (``Retriever`` here, ``PgRetriever``
+    for a team library)."""
+
+    embedder: Embedder
+    fusion: Fusion
+
+    def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
+               document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
+        collection_ids = self._collection_ids(collection)
+        pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
+        query_vector = self.embedder.embed_query([query])[0]
+        ranks: dict[int, dict[str, int]] = {}
+        similarity: dict[int, float] = {}
+        lists: dict[str, list[tuple[int, float]]] = {}
+        if mode in ("hybrid", "dense"):
+            lists["dense"] = self.dense_ids(query_vector, pool, collection_ids, document_id)
+            similarity.update(lists["dense"])
+        if mode in ("hybrid", "keyword"):
+            lists["keyword"] = self.keyword_ids(query, pool, collection_ids, document_id)
+        for name, scored in lists.items():
+            for rank, (chunk_id, _) in enumerate(scored, start=1):
+                ranks.setdefault(chunk_id, {})[name] = rank
+        fused = fused_scores(lists, fusion or self.fusion)
+        if not fused:
+            return []
+        top = sorted(fused, key=lambda cid: -fused[cid])[: k * 2 if merge else k]
+        similarity.update(self.rescore(query_vector, [cid for cid in top if cid not in similarity]))
+        chunk_rows = self._chunk_rows(top)
+        hits = [self._hit(chunk_rows[cid], fused[cid], similarity.get(cid, 0.0), ranks[cid])
+                for cid in top if cid in chunk_rows]
+        if merge:
+            hits = merge_neighbours(hits, chunk_rows)
+        return hits[:k]
+
+    @abstractmethod
+    def _collection_ids(self, collection: Scope) -> list[int] | None: ...
+
+    @abstractmethod
+    def dense_ids(self, query_vector: np.ndarray, n: int, collection_ids: Sequence[int] | None = None,
+                  document_id: int | None = None) -> list[tuple[int, float]]: ...
+
+    @abstractmethod
+    def keyword_ids(self, query: str, n: int, collection_ids: Sequence[int] | None = None,
+                    document_id: int | None = None) -> list[tuple[int, float]]: ...
+
+    @abstractmethod
+    def rescore(self, query_vector: np.ndarray, ids: Sequence[int]) -> list[tuple[int, float]]: ...
+
+    @abstractmethod
+    def _chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]: ...
+
+    @staticmethod
+    def _hit(row: ChunkRow, score: float, similarity: float, ranks: dict[str, int]) -> Hit:
+        return Hit(chunk_id=row.id, document_id=row.document_id, path=row.path, title=row.title, page=row.page,
+                   section=row.section, start=row.start, end=row.end, text=row.text, score=score,
+                   similarity=similarity, chunk_ids=(row.id,), ranks=dict(ranks))
+
+
+
+class Retriever(FusedSearch):
     def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 10,
                  fusion: Fusion = "relative") -> None:
         self.conn = conn
@@ -203,34 +265,6 @@ class Retriever:
 
     # -- fused search ---------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
-               document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
-        collection_ids = self._collection_ids(collection)
-        pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
-        query_vector = self.embedder.embed_query([query])[0]
-        ranks: dict[int, dict[str, int]] = {}
-        similarity: dict[int, float] = {}
-        lists: dict[str, list[tuple[int, float]]] = {}
-        if mode in ("hybrid", "dense"):
-            lists["dense"] = self.dense_ids(query_vector, pool, collection_ids, document_id)
-            similarity.update(lists["dense"])
-        if mode in ("hybrid", "keyword"):
-            lists["keyword"] = self.keyword_ids(query, pool, collection_ids, document_id)
-        for name, scored in lists.items():
-            for rank, (chunk_id, _) in enumerate(scored, start=1):
-                ranks.setdefault(chunk_id, {})[name] = rank
-        fused = fused_scores(lists, fusion or self.fusion)
-        if not fused:
-            return []
-        top = sorted(fused, key=lambda cid: -fused[cid])[: k * 2 if merge else k]
-        similarity.update(self.rescore(query_vector, [cid for cid in top if cid not in similarity]))
-        chunk_rows = self._chunk_rows(top)
-        hits = [self._hit(chunk_rows[cid], fused[cid], similarity.get(cid, 0.0), ranks[cid])
-                for cid in top if cid in chunk_rows]
-        if merge:
-            hits = merge_neighbours(hits, chunk_rows)
-        return hits[:k]
-
     def _chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
@@ -241,13 +275,6 @@ class Retriever:
                      list(ids))
         return {int(r[0]): ChunkRow(int(r[0]), int(r[1]), int(r[2]), r[3], str(r[4]), int(r[5]), int(r[6]),
                                     str(r[7]), from_db(r[8]), str(r[9])) for r in found}
-
-    @staticmethod
-    def _hit(row: ChunkRow, score: float, similarity: float, ranks: dict[str, int]) -> Hit:
-        return Hit(chunk_id=row.id, document_id=row.document_id, path=row.path, title=row.title, page=row.page,
-                   section=row.section, start=row.start, end=row.end, text=row.text, score=score,
-                   similarity=similarity, chunk_ids=(row.id,), ranks=dict(ranks))
-
 
 def merge_neighbours(hits: list[Hit], chunk_rows: dict[int, ChunkRow]) -> list[Hit]:
     """Fold hits that are consecutive chunks of one document on one page into one passage."""
