@@ -609,15 +609,15 @@ def model_choice(model: str | None, options: dict[str, object]) -> str | None:
 def declined_at(reply: dict[str, Any], floor: float, ceiling: float) -> dict[str, Any]:
     """``reply`` as the app would give it now with these decline thresholds (the checks it carries decide), and
     with the app's rule on replies that restate the question (saved runs older than the rule lack it)."""
-    from engine.generation.answer import restates_the_question
+    from engine.generation.answer import restates_the_question, words_beyond
 
     checks = reply.get("checks") or {}
     if not reply.get("grounded"):
         return reply
+    question = reply.get("standalone_question") or reply["question"]
     if checks.get("quote_coverage", 0.0) < floor or checks.get("misplaced", 0.0) > ceiling:
         decision = "question not covered"
-    elif restates_the_question(reply.get("standalone_question") or reply["question"],
-                               [s["text"] for s in reply.get("sentences") or []]):
+    elif restates_the_question(question, words_beyond(question, [s["text"] for s in reply.get("sentences") or []])):
         decision = "restates the question"
     else:
         return reply

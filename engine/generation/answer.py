@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -157,13 +158,13 @@ def words_beyond(question: str, sentences: Sequence[str]) -> set[str]:
     return said - stems_of(question) - FORM_STEMS - _ABOUT_THE_DOCUMENTS
 
 
-def restates_the_question(question: str, sentences: Sequence[str]) -> bool:
-    """The reply only says the question back ("The parameter sets the font used for Japanese text [2]" to "Which
-    parameter sets the font used for Japanese text?"), which the small models write when the passages lack the
-    answer. On the saved benchmark runs (0.5B and 1.5B, squad-dev and realdocs, 96 replies) this caught 4 answers
-    to unanswerable questions and no right answer: a right one holds the name, number or word asked for, unless
-    the question offers a choice."""
-    return not words_beyond(question, sentences) and not _OFFERS_A_CHOICE.search(question)
+def restates_the_question(question: str, new_words: AbstractSet[str]) -> bool:
+    """The reply (``new_words``: its ``words_beyond`` the question) only says the question back ("The parameter
+    sets the font used for Japanese text [2]" to "Which parameter sets the font used for Japanese text?"), which
+    the small models write when the passages lack the answer. On the saved benchmark runs (0.5B and 1.5B,
+    squad-dev and realdocs, 96 replies) this caught 4 answers to unanswerable questions and no right answer: a
+    right one holds the name, number or word asked for, unless the question offers a choice."""
+    return not new_words and not _OFFERS_A_CHOICE.search(question)
 
 
 def citations_for(sentences: Sequence[AnswerSentence], passages: Sequence[Hit]) -> list[Citation]:
@@ -336,8 +337,9 @@ class Answerer:
         if (checks["quote_coverage"] < self.settings.min_question_coverage
                 or checks["misplaced"] > self.settings.max_misplaced_coverage):
             return declined("question not covered", checks, left_out)
-        checks["new_words"] = float(len(words_beyond(standalone, [s.text for s in sentences])))
-        if restates_the_question(standalone, [s.text for s in sentences]):
+        new_words = words_beyond(standalone, [s.text for s in sentences])
+        checks["new_words"] = float(len(new_words))
+        if restates_the_question(standalone, new_words):
             return declined("restates the question", checks, left_out)
         return Answer(question, standalone, join_sentences(sentences, raw), citations_for(sentences, passages), True,
                       passages, {}, "", sentences=sentences, left_out=left_out, checks=checks)
