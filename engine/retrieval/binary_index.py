@@ -29,7 +29,7 @@ import apsw
 import numpy as np
 import numpy.typing as npt
 
-from engine.store.db import get_meta, rows
+from engine.store.db import get_meta, rows, scalar
 
 _caches: dict[str, BinaryIndex] = {}
 _caches_lock = threading.Lock()
@@ -106,7 +106,7 @@ class BinaryIndex:
         trimmed = int(get_meta(conn, "chunk_deletions_trimmed") or 0)
         current = self.rows
         if rebuilds != self.rebuilds or self.deletions_seen < trimmed or not len(current.ids):
-            self.deletions_seen = int(rows(conn, "SELECT coalesce(max(seq), 0) FROM chunk_deletions")[0][0])
+            self.deletions_seen = int(scalar(conn, "SELECT coalesce(max(seq), 0) FROM chunk_deletions"))
             self.rows = _read(conn, after=0, words=0)
         else:
             current = current.without(self._deleted_since(conn))  # before appending: a deleted highest id
