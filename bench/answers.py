@@ -38,12 +38,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench import realdocs
 from bench.squad import PARAGRAPHS_PER_PAGE, load_squad, sample_questions, squad_normalise, write_article_pdfs
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "main.py"
@@ -582,7 +585,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (their path is printed)")
     parser.add_argument("--rescore", type=Path, metavar="SAVED.json",
                         help="ask nothing: score a run saved with --save (made with the checks' declines off) as "
-                             "if the app had declined at --option min_question_coverage / max_misplaced_coverage")
+                             "if the app had declined at the settings' decline thresholds (--option to change one)")
     parser.add_argument("--app", type=Path, metavar="DIR",
                         help="the checkout whose main.py answers (default: this one), e.g. a `git worktree` of an "
                              "older commit, to compare before and after with the same questions and scoring")
@@ -606,19 +609,24 @@ def model_choice(model: str | None, options: dict[str, object]) -> str | None:
     return None
 
 
-def declined_at(reply: dict[str, Any], floor: float, ceiling: float) -> dict[str, Any]:
+def declined_at(reply: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """``reply`` as the app would give it now with these decline thresholds (the checks it carries decide), and
-    with the app's rule on replies that restate the question (saved runs older than the rule lack it)."""
-    from engine.generation.answer import restates_the_question, words_beyond
+    with the app's rules on replies that restate the question or only number a list (older runs lack them)."""
+    from engine.generation.answer import not_covered, only_list_numbers, restates_the_question, words_beyond
 
     checks = reply.get("checks") or {}
     if not reply.get("grounded"):
         return reply
     question = reply.get("standalone_question") or reply["question"]
-    if checks.get("quote_coverage", 0.0) < floor or checks.get("misplaced", 0.0) > ceiling:
+    sentences = [s["text"] for s in reply.get("sentences") or []]
+    if not_covered({"quote_coverage": 0.0, "misplaced": 0.0, **checks}, settings):
         decision = "question not covered"
-    elif restates_the_question(question, words_beyond(question, [s["text"] for s in reply.get("sentences") or []])):
+    elif restates_the_question(question, words_beyond(question, sentences)):
         decision = "restates the question"
+    elif only_list_numbers(sentences):
+        decision = "only list numbers"
+    elif checks.get("answer_confidence", 1.0) < settings.min_answer_confidence:
+        decision = "the model was unsure"
     else:
         return reply
     return {**reply, "grounded": False, "citations": [], "sentences": [], "decision": decision,
@@ -628,20 +636,20 @@ def declined_at(reply: dict[str, Any], floor: float, ceiling: float) -> dict[str
 def rescore(saved_path: Path, options: dict[str, object]) -> int:
     from engine.settings import Settings
 
-    defaults = Settings()
-    floor = float(options.get("min_question_coverage", defaults.min_question_coverage))  # type: ignore[arg-type]
-    ceiling = float(options.get("max_misplaced_coverage", defaults.max_misplaced_coverage))  # type: ignore[arg-type]
+    settings = replace(Settings(), **options)  # type: ignore[arg-type]
     saved = json.loads(saved_path.read_text("utf-8"))
     results: dict[str, dict[str, Any]] = {}
     for name, saved_set in saved["sets"].items():
         items = [Item(**{**q["item"], "pages": set(q["item"]["pages"])}) for q in saved_set["questions"]]
-        replies = [declined_at(q["reply"], floor, ceiling) for q in saved_set["questions"]]
+        replies = [declined_at(q["reply"], settings) for q in saved_set["questions"]]
         index = saved_set["metrics"]
         run = Run(replies, {"pages": index.get("pages"), "chunks": index.get("chunks")}, index.get("index_s") or 0.0,
                   index.get("ask_s") or 0.0, str(index.get("mode")))
         results[name] = metrics(items, [score(i, r) for i, r in zip(items, replies, strict=True)], run)
-    print(f"{saved_path}, declined below {floor} of the question's rarer words in the quotes or above {ceiling} "
-          "of them elsewhere in the cited passages")
+    print(f"{saved_path}, declined below {settings.min_question_coverage} of the question's rarer words in the "
+          f"quotes, above {settings.max_misplaced_coverage} of them elsewhere in the cited passages with the model "
+          f"less sure than {settings.sure_of_misplaced}, or with the model less sure than "
+          f"{settings.min_answer_confidence} of the words that answer")
     print(table(results))
     return 0
 

@@ -24,7 +24,8 @@ from typing import Any
 
 # (signal, True when a high value is the warning sign): declined below the threshold, or above it for "misplaced"
 SIGNALS = (("quote_coverage", False), ("coverage", False), ("support", False), ("similarity", False),
-           ("misplaced", True))
+           ("misplaced", True), ("confidence", False), ("answer_confidence", False),
+           ("weakest_answer_word", False))
 THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 # The two checks the app combines (Settings.min_question_coverage, Settings.max_misplaced_coverage): a grid.
 COVERAGE_FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)

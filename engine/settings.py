@@ -42,8 +42,14 @@ class Settings:
     # words...
     min_question_coverage: float = 0.1
     # ... or when its cited passages hold more than this share of them elsewhere than in those sentences (the
-    # passage speaks of winter storage, the answer quotes the summer fee). 1.0 turns this check off.
+    # passage speaks of winter storage, the answer quotes the summer fee) and the model was less sure of the words
+    # that answer than sure_of_misplaced (a model reading the answer off the page is near 1.0; without
+    # probabilities, from a server, it counts as unsure). 1.0 turns this check off.
     max_misplaced_coverage: float = 0.4
+    sure_of_misplaced: float = 0.95
+    # ... or when the model gave the words that answer (those not taken from the question) less than this
+    # probability on average: it was guessing. 0.0 turns this check off.
+    min_answer_confidence: float = 0.3
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on

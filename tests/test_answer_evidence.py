@@ -8,6 +8,8 @@ and a question whose answer is a list of steps.
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,8 +19,9 @@ import pytest
 
 from engine.api import Answer, Engine, PageView, render_page
 from engine.embedding.embedder import OnnxEmbedder
-from engine.generation.answer import NOT_FOUND_MESSAGE, Answerer
+from engine.generation.answer import NOT_FOUND_MESSAGE, Answerer, confidence_signals, words_beyond
 from engine.generation.llm import ChatMessage, Generator
+from engine.generation.support import stem
 from engine.settings import Settings
 from tests.support.documents import write_pdf
 
@@ -135,9 +138,12 @@ class ScriptedReply:
     """The real chat model for everything but the reply, which the test writes: what is under test is the
     decision the app takes on a reply, and a small model's exact wording cannot be ordered up."""
 
-    def __init__(self, model: Generator, reply: str) -> None:
+    def __init__(self, model: Generator, reply: str, probability: float | None = None) -> None:
         self.model, self.reply = model, reply
         self.name, self.n_ctx = model.name, model.n_ctx
+        # each word of the reply as a token the model gave ``probability`` (None: a backend that does not tell)
+        self.reply_tokens: list[tuple[str, float]] = (
+            [] if probability is None else [(piece, math.log(probability)) for piece in re.findall(r"\s*\S+", reply)])
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
                     stop: threading.Event | None = None) -> Iterator[str]:
@@ -150,8 +156,9 @@ class ScriptedReply:
         """The engine owns the model."""
 
 
-def scripted_answer(engine: Engine, question: str, reply: str) -> Answer:
-    answerer = Answerer(engine.retriever(), lambda: ScriptedReply(engine.generator(), reply), engine.settings)
+def scripted_answer(engine: Engine, question: str, reply: str, probability: float | None = None) -> Answer:
+    answerer = Answerer(engine.retriever(), lambda: ScriptedReply(engine.generator(), reply, probability),
+                        engine.settings)
     done = [e.answer for e in answerer.ask(question) if e.kind == "done"]
     assert len(done) == 1 and done[0] is not None
     return done[0]
@@ -171,3 +178,38 @@ def test_a_reply_that_only_says_the_question_back_is_declined(engine: Engine) ->
     choice = scripted_answer(engine, "Was the boat club founded in 1962 or in 1972?",
                              "The club was founded in 1962 [1].")
     assert choice.grounded, choice.to_json()
+
+
+def test_the_models_confidence_is_read_on_the_words_that_answer() -> None:
+    # "The fee is 720 euros": the words taken from the question are certain, the answer's own words are not.
+    tokens = [("The", -0.01), (" fee", -0.02), (" is", -0.01), (" 7", -2.0), ("20", -0.4), (" euros", -0.3),
+              (" [", -0.05), ("1", -0.01), ("].", -0.01)]
+    new_words = words_beyond("What is the fee?", ["The fee is 720 euros [1]."])
+    assert new_words == {stem("720"), stem("euros")}
+    signals = confidence_signals(tokens, new_words)
+    assert signals["answer_confidence"] == pytest.approx(math.exp((-2.0 - 0.3) / 2))  # the first token of each
+    assert signals["weakest_answer_word"] == pytest.approx(math.exp(-2.0))
+    assert signals["confidence"] == pytest.approx(math.exp(sum(lp for _, lp in tokens) / len(tokens)))
+    assert confidence_signals([], new_words) == {}  # a backend that does not tell
+
+
+def test_an_answer_the_model_was_unsure_of_is_declined(engine: Engine) -> None:
+    # The same supported reply, once as a guess (each word at probability 0.2) and once as the model reads it off
+    # the page (0.9): only the guess is declined.
+    question = "Who assigns the berths at the boat club?"
+    reply = "The harbour master, Ingrid Solberg, assigns the berths [1]."
+    guess = scripted_answer(engine, question, reply, probability=0.2)
+    assert not guess.grounded and guess.decision == "the model was unsure", guess.to_json()
+    assert guess.checks["answer_confidence"] == pytest.approx(0.2)
+    sure = scripted_answer(engine, question, reply, probability=0.9)
+    assert sure.grounded and sure.decision == "answered", sure.to_json()
+    unknown = scripted_answer(engine, question, reply)  # a server that gives no probabilities: not held against it
+    assert unknown.grounded and "answer_confidence" not in unknown.checks, unknown.to_json()
+
+
+def test_a_reply_of_bare_list_numbers_is_declined(engine: Engine) -> None:
+    # The small model starts a numbered list and writes nothing after the numbers; the digits are on the page.
+    numbers = scripted_answer(engine, "How do I book a summer mooring at the boat club?", "8 [1].\n720 [1].\n950 [1].")
+    assert not numbers.grounded and numbers.decision == "only list numbers", numbers.to_json()
+    count = scripted_answer(engine, "How many metres long may a boat be for the lower mooring fee?", "8 [1].")
+    assert count.grounded, count.to_json()  # one number can be the answer

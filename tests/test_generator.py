@@ -108,3 +108,31 @@ def test_the_system_prompt_is_evaluated_once_and_reused(tiny_generator) -> None:
     # What is cached is the start of the real prompt, so llama.cpp evaluates only the rest.
     assert list(tiny_generator._llm._input_ids[:cached]) == prompt[:cached]
     assert "".join(tiny_generator.stream_chat(messages, max_tokens=8, temperature=0.0)).strip()
+
+
+def test_reply_tokens_carry_the_models_own_probabilities(tiny_model_path: Path, tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    """Each token's log-probability, read from the logits it was sampled from, is what llama-cpp-python's own
+    logprobs (a second copy of the model keeping every position's logits) give the same tokens."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    messages = [{"role": "user", "content": "Name three colours."}]
+    pieces = list(tiny_generator.stream_chat(messages, max_tokens=10, temperature=0.0))
+    assert "".join(piece for piece, _ in tiny_generator.reply_tokens) == "".join(pieces)
+    prompt = tiny_generator.prompt_tokens(messages)
+    evaluated = list(tiny_generator._llm.input_ids[len(prompt): tiny_generator._llm.n_tokens])  # all but the last
+    assert len(evaluated) >= 5
+    reference = Llama(model_path=str(tiny_model_path), n_ctx=1024, n_threads=2, logits_all=True, flash_attn=True,
+                      verbose=False)
+    try:
+        reference.eval(prompt + evaluated)
+        scores = np.asarray(reference.scores[: reference.n_tokens], dtype=np.float64)
+    finally:
+        reference.close()
+    for i, token in enumerate(evaluated):
+        row = scores[len(prompt) - 1 + i]
+        expected = row[token] - row.max() - np.log(np.exp(row - row.max()).sum())
+        # one batch against token by token: the sums differ in their last digits, the probabilities barely
+        assert abs(np.exp(tiny_generator.reply_tokens[i][1]) - np.exp(expected)) < 0.03, (
+            i, tiny_generator.reply_tokens[i], expected)
+        assert token == int(row.argmax())  # greedy: the most likely token each time

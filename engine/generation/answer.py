@@ -9,6 +9,8 @@ and the closest passages.
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import threading
 import time
@@ -51,7 +53,7 @@ _REFUSAL_PATTERNS = re.compile(
     r"(cannot|can't|could not|couldn't) (find|determine|answer)", re.IGNORECASE)
 
 Decision = Literal["answered", "refused by the model", "no support", "question not covered",
-                   "restates the question", "stopped"]
+                   "restates the question", "only list numbers", "the model was unsure", "stopped"]
 
 
 @dataclass
@@ -165,6 +167,45 @@ def restates_the_question(question: str, new_words: AbstractSet[str]) -> bool:
     squad-dev and realdocs, 96 replies) this caught 4 answers to unanswerable questions and no right answer: a
     right one holds the name, number or word asked for, unless the question offers a choice."""
     return not new_words and not _OFFERS_A_CHOICE.search(question)
+
+
+def confidence_signals(tokens: Sequence[tuple[str, float]], new_words: AbstractSet[str]) -> dict[str, float]:
+    """How sure the model was of its reply (``tokens``: each token's text and log-probability): the geometric
+    mean of all its tokens' probabilities, and over the first token of each word it did not take from the
+    question (the words that answer it) their geometric mean and the least of them. Empty where unknown."""
+    if not tokens:
+        return {}
+    logprobs = [lp for _, lp in tokens]
+    text, starts = "", []
+    for piece, _ in tokens:
+        starts.append(len(text))
+        text += piece
+    answering = [logprobs[bisect.bisect_right(starts, m.start()) - 1] for m in re.finditer(r"\w+", text)
+                 if stem(m.group().lower()) in new_words]
+    found = {"confidence": math.exp(sum(logprobs) / len(logprobs))}
+    if answering:
+        found.update(answer_confidence=math.exp(sum(answering) / len(answering)),
+                     weakest_answer_word=math.exp(min(answering)))
+    return found
+
+
+def not_covered(checks: dict[str, float], settings: Settings) -> bool:
+    """The sentences the answer rests on miss what the question asks about: they hold too little of its rarer
+    words, or its cited passages hold them elsewhere while the model was unsure of its answer."""
+    return (checks["quote_coverage"] < settings.min_question_coverage
+            or (checks["misplaced"] > settings.max_misplaced_coverage
+                and checks.get("answer_confidence", 0.0) < settings.sure_of_misplaced))
+
+
+_BARE_NUMBER = re.compile(r"[\d\s.,:;()\-]*")
+
+
+def only_list_numbers(sentences: Sequence[str]) -> bool:
+    """The reply is a list of bare numbers ("1 [1]. 2 [1]. 3 [1]."): the small model starting a numbered list
+    and writing nothing after each number. Every support check passes it (the digits are on the page); on the
+    saved benchmark runs it was only ever the reply to an unanswerable "how do I" question. A single number can
+    be an answer ("How many...?" "70 [1]"), so one is left to the other checks."""
+    return len(sentences) > 1 and all(_BARE_NUMBER.fullmatch(MARKER.sub("", s)) for s in sentences)
 
 
 def citations_for(sentences: Sequence[AnswerSentence], passages: Sequence[Hit]) -> list[Citation]:
@@ -295,7 +336,8 @@ class Answerer:
         raw = "".join(pieces)
         raw = raw[: runaway_end(raw) or len(raw)]
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
-        answer = self._decide(question, standalone, raw, passages, stopped, weights=weights)
+        answer = self._decide(question, standalone, raw, passages, stopped, weights=weights,
+                              tokens=generator.reply_tokens)
         answer.model = generator.name
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings = timings
@@ -307,7 +349,7 @@ class Answerer:
                       decision="stopped")
 
     def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool, *,
-                weights: dict[str, float]) -> Answer:
+                weights: dict[str, float], tokens: Sequence[tuple[str, float]] = ()) -> Answer:
         """Keep what the passages support; decline what they do not."""
         def declined(decision: Decision, checks: dict[str, float], left_out: list[str] | None = None) -> Answer:
             return Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, passages, {}, "",
@@ -334,12 +376,16 @@ class Answerer:
                   "left_out": float(len(left_out))}
         if not sentences:
             return declined("no support", checks, left_out)
-        if (checks["quote_coverage"] < self.settings.min_question_coverage
-                or checks["misplaced"] > self.settings.max_misplaced_coverage):
-            return declined("question not covered", checks, left_out)
         new_words = words_beyond(standalone, [s.text for s in sentences])
         checks["new_words"] = float(len(new_words))
+        checks.update(confidence_signals(tokens, new_words))
+        if not_covered(checks, self.settings):
+            return declined("question not covered", checks, left_out)
         if restates_the_question(standalone, new_words):
             return declined("restates the question", checks, left_out)
+        if only_list_numbers([s.text for s in sentences]):
+            return declined("only list numbers", checks, left_out)
+        if checks.get("answer_confidence", 1.0) < self.settings.min_answer_confidence:
+            return declined("the model was unsure", checks, left_out)
         return Answer(question, standalone, join_sentences(sentences, raw), citations_for(sentences, passages), True,
                       passages, {}, "", sentences=sentences, left_out=left_out, checks=checks)

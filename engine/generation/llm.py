@@ -10,12 +10,15 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
+
+import numpy as np
 
 from engine.errors import HushdocsError, ModelLoadError
 from engine.generation.cpu_backend import CpuBackend, load_cpu_backend
@@ -36,6 +39,9 @@ _SLOT = "\u2063"
 class Generator(Protocol):
     name: str
     n_ctx: int
+    # Each token of the last reply: the text it added and the natural log of the probability the model gave it
+    # (at temperature 1), in order; empty where the backend does not tell.
+    reply_tokens: list[tuple[str, float]]
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
                     stop: threading.Event | None = None) -> Iterator[str]: ...
@@ -119,6 +125,7 @@ class LlamaGenerator:
         self._closed = False
         self._abort_callback: Any = None
         self._piece_buffer = ctypes.create_string_buffer(64)
+        self.reply_tokens: list[tuple[str, float]] = []
         self._check_chat_template()
 
     def _check_chat_template(self) -> None:
@@ -209,6 +216,7 @@ class LlamaGenerator:
             if max_tokens <= 0:
                 raise ValueError(f"The prompt ({len(tokens)} tokens) fills the model's context ({self.n_ctx}).")
             vocab = self._llm._model.vocab
+            self.reply_tokens = []
             decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two tokens
             sampled = self._llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
                                          repeat_penalty=1.0, reset=True)
@@ -220,6 +228,7 @@ class LlamaGenerator:
                     if (stop is not None and stop.is_set()) or llama_cpp.llama_vocab_is_eog(vocab, token):
                         break
                     piece = decoder.decode(self._piece(token))
+                    self.reply_tokens.append((piece, self._logprob(token)))
                     if piece:
                         yield piece
                     if produced >= max_tokens:
@@ -233,6 +242,16 @@ class LlamaGenerator:
             tail = decoder.decode(b"", final=True)
             if tail:
                 yield tail
+
+    def _logprob(self, token: int) -> float:
+        """The log-probability of ``token`` under the logits it was just sampled from (the last position's:
+        llama.cpp keeps them until the token is evaluated). About 0.3 ms against 30 ms a token."""
+        import llama_cpp  # noqa: PLC0415 - heavy, loaded on first use
+
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1),
+                                       shape=(self._llm.n_vocab(),))
+        top = float(logits.max())
+        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
 
     def _abort_when(self, stop: threading.Event | None) -> None:
         """Let llama.cpp abandon its current evaluation once ``stop`` is set (None: never). ggml asks after every

@@ -117,6 +117,7 @@ class RemoteGenerator:
         self.token_counting = (f"the server's {self._tokenizer[0]}" if self._tokenizer
                                else "an estimate (a token for every 3 bytes)")
         self.warning = ""
+        self.reply_tokens: list[tuple[str, float]] = []  # not asked of the server
 
     # -- what the server offers ---------------------------------------------------------------------
 
