@@ -25,15 +25,12 @@ from engine.generation.llm import Generator
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
 from engine.generation.sentences import sentence_spans
 from engine.generation.support import (
-    FORM_STEMS,
     MARKER,
     QUESTION_FORM_WORDS,
     AnswerSentence,
     SupportFinder,
     answer_sentence_spans,
     markers_in,
-    stem,
-    stems_of,
 )
 from engine.library import Searcher
 from engine.records import Citation, Hit, Quote
@@ -148,16 +145,29 @@ def check_sentences(reply: str, finder: SupportFinder, question: str) -> tuple[l
 
 # "Is it 720 or 950 euros?" is answered with words of the question.
 _OFFERS_A_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+def word_form(word: str) -> str:
+    """A word as the restated-question rule compares it: lower case, a plural "s" dropped. Not the six-letter
+    stem the support check uses, which made "Normandy" the same word as the question's "Normans" and declined
+    the right answer."""
+    word = word.lower()
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def word_forms(text: str) -> set[str]:
+    return {word_form(w) for w in content_words(MARKER.sub(" ", text))}
+
+
 # Words a reply uses about the documents rather than from them ("the options in the documents make ...").
-_ABOUT_THE_DOCUMENTS = frozenset(stem(w) for w in ("document", "documents", "passage", "passages", "text"))
+_ABOUT_THE_DOCUMENTS = frozenset(word_form(w) for w in ("document", "passage", "text"))
+_QUESTION_FORMS = frozenset(word_form(w) for w in QUESTION_FORM_WORDS)
 
 
 def words_beyond(question: str, sentences: Sequence[str]) -> set[str]:
-    """Content-word stems of the answer's sentences that the question does not hold."""
+    """Content words of the answer's sentences (as ``word_form``) that the question does not hold."""
     said: set[str] = set()
     for sentence in sentences:
-        said |= stems_of(sentence)
-    return said - stems_of(question) - FORM_STEMS - _ABOUT_THE_DOCUMENTS
+        said |= word_forms(sentence)
+    return said - word_forms(question) - _QUESTION_FORMS - _ABOUT_THE_DOCUMENTS
 
 
 def restates_the_question(question: str, new_words: AbstractSet[str]) -> bool:
@@ -181,7 +191,7 @@ def confidence_signals(tokens: Sequence[tuple[str, float]], new_words: AbstractS
         starts.append(len(text))
         text += piece
     answering = [logprobs[bisect.bisect_right(starts, m.start()) - 1] for m in re.finditer(r"\w+", text)
-                 if stem(m.group().lower()) in new_words]
+                 if word_form(m.group()) in new_words]
     found = {"confidence": math.exp(sum(logprobs) / len(logprobs))}
     if answering:
         found.update(answer_confidence=math.exp(sum(answering) / len(answering)),
