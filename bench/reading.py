@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.reading                                    # the settings' defaults
     .venv/bin/python -m bench.reading --config passages=3,passage_tokens=80 --config passages=1,passage_tokens=0
 
-No chat model writes anything here, so a configuration takes seconds: every answerable question of
+No chat model writes anything here, so a configuration takes about a minute: every answerable question of
 squad-dev (up to --squad) and of bench/realdocs goes through the app's own retrieval and passage choice
 (`Answerer.candidates`, then `Answerer.choose_passages`: focus, re-rank, fit), and the passages are checked
 for the gold answer (SQuAD normalisation; list, procedure and summary questions: the share of their key
