@@ -58,7 +58,9 @@ def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight
             last += 1
             used += costs[last]
             found |= stems[last]
-        score = sum(weight.get(w, 0.0) for w in found)
+        # fsum: exact, so the same words score the same whatever order the set holds them in (a plain sum
+        # differed in its last bit between processes, and which of two equal runs won changed with it)
+        score = math.fsum(weight.get(w, 0.0) for w in found)
         if score > best[0]:
             best = (score, first, last)
     _score, first, last = best
