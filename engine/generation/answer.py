@@ -145,6 +145,8 @@ def check_sentences(reply: str, finder: SupportFinder, question: str) -> tuple[l
 
 # "Is it 720 or 950 euros?" is answered with words of the question.
 _OFFERS_A_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+
+
 def word_form(word: str) -> str:
     """A word as the restated-question rule compares it: lower case, a plural "s" dropped. Not the six-letter
     stem the support check uses, which made "Normandy" the same word as the question's "Normans" and declined
