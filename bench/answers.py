@@ -612,25 +612,19 @@ def model_choice(model: str | None, options: dict[str, object]) -> str | None:
 def declined_at(reply: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """``reply`` as the app would give it now with these decline thresholds (the checks it carries decide), and
     with the app's rules on replies that restate the question or only number a list (older runs lack them)."""
-    from engine.generation.answer import not_covered, only_list_numbers, restates_the_question, words_beyond
+    from engine.generation.answer import NOT_FOUND_MESSAGE, decline_reason, words_beyond
 
     checks = reply.get("checks") or {}
     if not reply.get("grounded"):
         return reply
     question = reply.get("standalone_question") or reply["question"]
     sentences = [s["text"] for s in reply.get("sentences") or []]
-    if not_covered({"quote_coverage": 0.0, "misplaced": 0.0, **checks}, settings):
-        decision = "question not covered"
-    elif restates_the_question(question, words_beyond(question, sentences)):
-        decision = "restates the question"
-    elif only_list_numbers(sentences):
-        decision = "only list numbers"
-    elif checks.get("answer_confidence", 1.0) < settings.min_answer_confidence:
-        decision = "the model was unsure"
-    else:
+    decision = decline_reason(question, sentences, words_beyond(question, sentences),
+                              {"quote_coverage": 0.0, "misplaced": 0.0, **checks}, settings)
+    if decision is None:
         return reply
     return {**reply, "grounded": False, "citations": [], "sentences": [], "decision": decision,
-            "answer": "I could not find the answer to this in your documents."}
+            "answer": NOT_FOUND_MESSAGE}
 
 
 def rescore(saved_path: Path, options: dict[str, object]) -> int:
