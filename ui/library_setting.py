@@ -146,4 +146,3 @@ class LibrarySetting(QObject):
         dialog = self.parent()
         if isinstance(dialog, QWidget):
             dialog.adjustSize()
-

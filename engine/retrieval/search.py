@@ -181,7 +181,6 @@ class FusedSearch(ABC):
                    similarity=similarity, chunk_ids=(row.id,), ranks=dict(ranks))
 
 
-
 class Retriever(FusedSearch):
     def __init__(self, conn: apsw.Connection, embedder: Embedder, *, oversample: int = 10,
                  fusion: Fusion = "relative") -> None:
@@ -263,8 +262,6 @@ class Retriever(FusedSearch):
         order = np.argsort(-scores)
         return [(int(found[i][0]), float(scores[i])) for i in order]
 
-    # -- fused search ---------------------------------------------------------------------------
-
     def _chunk_rows(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
@@ -275,6 +272,7 @@ class Retriever(FusedSearch):
                      list(ids))
         return {int(r[0]): ChunkRow(int(r[0]), int(r[1]), int(r[2]), r[3], str(r[4]), int(r[5]), int(r[6]),
                                     str(r[7]), from_db(r[8]), str(r[9])) for r in found}
+
 
 def merge_neighbours(hits: list[Hit], chunk_rows: dict[int, ChunkRow]) -> list[Hit]:
     """Fold hits that are consecutive chunks of one document on one page into one passage."""
