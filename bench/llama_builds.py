@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT_TOKENS = 380
 DECODE_TOKENS = 32
-DEFAULT_MODELS = ("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+DEFAULT_MODELS = ("qwen2.5-coder-0.5b-instruct-q8_0.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
 METRICS = (("prompt_tps", "prompt tok/s"), ("first_token_ms", "first token ms"), ("decode_tps", "decode tok/s"))
 
 

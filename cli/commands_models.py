@@ -39,7 +39,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         print_json([{"name": s.model.name, "role": s.model.role, "file": s.model.file_name, "size": s.model.size,
                      "sha256": s.model.sha256, "licence": s.model.licence, "default": s.model.default,
                      "state": s.state, "path": str(s.path),
-                     "packages": [f"{p.package}=={p.version}" for p in s.model.parts]} for s in statuses])
+                     "packages": [f"{p.package}=={p.version}" for p in s.model.wheel_parts()]} for s in statuses])
         return 0
     rows = [(s.model.name, s.model.role, f"{s.model.size / 1e6:.0f} MB", s.model.licence,
              "yes" if s.model.default else "optional", s.state) for s in statuses]

