@@ -330,6 +330,18 @@ def test_settings_no_longer_offer_the_tiny_model_but_keep_a_setting_naming_it() 
     assert "no longer offered" in kept["smollm2-135m-instruct-q4_1"]
 
 
+def test_settings_show_the_time_this_computer_measured_once_the_model_has_answered() -> None:
+    from engine.generation import speeds
+    from engine.generation.speeds import Speed
+    from engine.models_catalogue import QWEN_05B
+
+    fast = dict((value, label) for label, value in chat_model_choices("auto"))["fast"]
+    assert fast.endswith("an answer on this computer (estimated)"), fast
+    speeds.record(QWEN_05B.file_name, Speed(52.0, 10.0))  # 260 / 52 + 30 / 10 = 8 s
+    fast = dict((value, label) for label, value in chat_model_choices("auto"))["fast"]
+    assert fast.endswith("about 8 s an answer on this computer"), fast
+
+
 def test_an_elided_label_keeps_one_line_and_shortens_to_its_width(qtbot: QtBot) -> None:
     label = ElidedLabel("garden-notes-of-the-allotment\nsociety.md", Qt.TextElideMode.ElideMiddle, bold=True)
     qtbot.addWidget(label)

@@ -48,8 +48,11 @@ from ui.library_setting import LibrarySetting
 ADD_GGUF = "__add_gguf__"
 
 
-def _about(seconds: float | None) -> str:
-    return "" if seconds is None else f", about {max(1, round(seconds))} s an answer on this computer"
+def _about(expected: tuple[float, bool] | None) -> str:
+    if expected is None:
+        return ""
+    seconds, measured = expected
+    return f", about {max(1, round(seconds))} s an answer on this computer" + ("" if measured else " (estimated)")
 
 
 def chat_model_choices(current: str) -> list[tuple[str, str]]:

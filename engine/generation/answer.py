@@ -19,6 +19,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.generation import speeds
 from engine.generation.checks import coverage, stem_weights
 from engine.generation.evidence import focus_passages, rank_passages
 from engine.generation.llm import Generator
@@ -365,6 +366,9 @@ class Answerer:
         raw = "".join(pieces)
         raw = raw[: runaway_end(raw) or len(raw)]
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
+        speed = getattr(generator, "last_speed", None)  # a server's answers are not timed here
+        if speed is not None:
+            speeds.record(generator.name, speed)
         answer = self._decide(question, standalone, raw, passages, stopped, weights=weights,
                               tokens=generator.reply_tokens)
         answer.model = generator.name

@@ -12,6 +12,7 @@ import ctypes
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 
 from engine.errors import HushdocsError, ModelLoadError
 from engine.generation.cpu_backend import CpuBackend, load_cpu_backend
+from engine.generation.speeds import Speed, speed_of
 
 log = logging.getLogger(__name__)
 llama_log = logging.getLogger("llama.cpp")
@@ -126,6 +128,7 @@ class LlamaGenerator:
         self._abort_callback: Any = None
         self._piece_buffer = ctypes.create_string_buffer(64)
         self.reply_tokens: list[tuple[str, float]] = []
+        self.last_speed: Speed | None = None  # of the last reply: uncached prompt tokens and reply tokens a second
         self._check_chat_template()
 
     def _check_chat_template(self) -> None:
@@ -217,13 +220,19 @@ class LlamaGenerator:
                 raise ValueError(f"The prompt ({len(tokens)} tokens) fills the model's context ({self.n_ctx}).")
             vocab = self._llm._model.vocab
             self.reply_tokens = []
+            self.last_speed = None
+            uncached = len(tokens) - self._cached_prefix(tokens)
             decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two tokens
             sampled = self._llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
                                          repeat_penalty=1.0, reset=True)
             self._abort_when(stop)  # the prompt's evaluation (seconds on a small CPU) ends as soon as stop is set
+            started = first = last = time.perf_counter()
+            produced = 0
             try:
                 for produced, token in enumerate(sampled, start=1):
+                    last = time.perf_counter()
                     if produced == 1:
+                        first = last
                         self._abort_when(None)  # from here stop is checked between tokens, at no cost per token
                     if (stop is not None and stop.is_set()) or llama_cpp.llama_vocab_is_eog(vocab, token):
                         break
@@ -239,6 +248,7 @@ class LlamaGenerator:
                 return
             finally:
                 self._abort_when(None)
+                self.last_speed = speed_of(uncached, first - started, produced, last - first)
             tail = decoder.decode(b"", final=True)
             if tail:
                 yield tail
@@ -283,8 +293,10 @@ class LlamaGenerator:
     def cached_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """How many of the prompt's first tokens are already evaluated (the KV cache's common prefix)."""
         with self._model():
-            tokens = self.prompt_tokens(messages)
-            held = list(self._llm.input_ids[: self._llm.n_tokens])
+            return self._cached_prefix(self.prompt_tokens(messages))
+
+    def _cached_prefix(self, tokens: Sequence[int]) -> int:
+        held = list(self._llm.input_ids[: self._llm.n_tokens])
         common = 0
         for mine, cached in zip(tokens, held, strict=False):
             if mine != cached:

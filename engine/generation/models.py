@@ -1,6 +1,6 @@
 """Which chat model file a setting names: "auto", a speed choice, a catalogue model, or any .gguf.
 
-"fast" is Qwen2.5-Coder-0.5B, "best" Qwen2.5-Coder-1.5B (right more often, about 2.2x the time on a
+"fast" is Qwen2.5-Coder-0.5B (as Q8_0), "best" Qwen2.5-Coder-1.5B (right more often, about 2.2x the time on a
 CPU; bench/answers.py measures both). "auto", the default, takes "best" where the machine runs it
 at an interactive speed (a GPU llama.cpp can offload to, or at least ``BEST_MIN_CORES`` cores) and
 it is installed; otherwise "fast".
@@ -9,13 +9,14 @@ it is installed; otherwise "fast".
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from engine import model_files as locate
 from engine.errors import HushdocsError
-from engine.models_catalogue import CATALOGUE, QWEN_05B, QWEN_15B, TINY_CHAT_MODEL, CatalogueModel
+from engine.generation import speeds
+from engine.generation.speeds import Speed
+from engine.models_catalogue import CATALOGUE, QWEN_05B, QWEN_05B_Q4_K_M, QWEN_15B, TINY_CHAT_MODEL, CatalogueModel
 
 Choice = Literal["auto", "fast", "best"]
 CHOICES: tuple[Choice, ...] = ("auto", "fast", "best")
@@ -27,18 +28,13 @@ BEST_MIN_CORES = 8
 NOT_OFFERED = frozenset({TINY_CHAT_MODEL.name})
 
 
-@dataclass(frozen=True)
-class Speed:
-    """A model's speed on the reference machine: 2 cores of this project's CI machine, llama.cpp's portable CPU
-    build. The 0.5B's from bench/ask_speed.py (382 prompt tokens to first token in 1.44 s, decode 57 tokens/s);
-    the 1.5B's from the 2.2x whole-answer time measured beside it (bench/quality.py, 2026-11)."""
-
-    prompt_tokens_per_s: float
-    decode_tokens_per_s: float
-
-
+# Speeds on the reference machine: 2 cores of this project's CI machine, llama.cpp's portable CPU build. The 0.5B's
+# from bench/ask_speed.py (382 prompt tokens to first token in 1.44 s, decode 57 tokens/s, for the Q4_K_M file;
+# its Q8_0 form read prompts 1.5x faster at the same decode speed on an AVX2 host, and that ratio is applied);
+# the 1.5B's from the 2.2x whole-answer time measured beside it (bench/quality.py, 2026-11).
 REFERENCE_CORES = 2
-REFERENCE_SPEEDS = {QWEN_05B.name: Speed(260.0, 55.0), QWEN_15B.name: Speed(95.0, 22.0)}
+REFERENCE_SPEEDS = {QWEN_05B.name: Speed(390.0, 55.0), QWEN_05B_Q4_K_M.name: Speed(260.0, 55.0),
+                    QWEN_15B.name: Speed(95.0, 22.0)}
 TYPICAL_PROMPT_TOKENS = 260  # question and passages, past the cached system prompt
 TYPICAL_ANSWER_TOKENS = 30
 
@@ -81,15 +77,36 @@ def resolve_chat_model(setting: str, *, gpu_offload: bool = False) -> Path:
     return path
 
 
-def expected_answer_seconds(model: CatalogueModel, cores: int | None = None) -> float | None:
-    """About how long an answer takes on this machine's CPU (None for a model never measured).
+def expected_answer_seconds(model: CatalogueModel, cores: int | None = None) -> tuple[float, bool] | None:
+    """About how long an answer takes on this computer, and whether that was measured here: from the model's
+    own answers on this computer when it has given some (``speeds``), else estimated from the reference
+    machine (None for a model never measured anywhere).
 
-    Prompt evaluation scales with cores; decoding is bound by memory bandwidth, so it gains far less
-    (square root of the core ratio, a conservative fit of llama.cpp's CPU scaling)."""
-    speed = REFERENCE_SPEEDS.get(model.name)
-    if speed is None:
+    The estimate: prompt evaluation scales with cores; decoding is bound by memory bandwidth, so it gains far
+    less (square root of the core ratio, a conservative fit of llama.cpp's CPU scaling). Where another catalogue
+    model has answered here, the estimate is scaled by how that one's speed here compares with its own
+    reference estimate: CPUs with the same core count differ by 2x and more."""
+    here = speeds.measured(model.file_name)
+    if here is not None:
+        return seconds_per_answer(here), True
+    if model.name not in REFERENCE_SPEEDS:
         return None
+    estimate = _reference_estimate(model, cores)
+    for other in CATALOGUE:
+        measured = speeds.measured(other.file_name) if other.name in REFERENCE_SPEEDS else None
+        if measured is not None:
+            expected = _reference_estimate(other, cores)
+            estimate = Speed(estimate.prompt_tokens_per_s * measured.prompt_tokens_per_s / expected.prompt_tokens_per_s,
+                             estimate.decode_tokens_per_s * measured.decode_tokens_per_s / expected.decode_tokens_per_s)
+            break
+    return seconds_per_answer(estimate), False
+
+
+def _reference_estimate(model: CatalogueModel, cores: int | None) -> Speed:
+    speed = REFERENCE_SPEEDS[model.name]
     ratio = min(cores or machine_cores(), 16) / REFERENCE_CORES
-    prompt = TYPICAL_PROMPT_TOKENS / (speed.prompt_tokens_per_s * ratio)
-    decode = TYPICAL_ANSWER_TOKENS / (speed.decode_tokens_per_s * ratio ** 0.5)
-    return float(prompt + decode)
+    return Speed(speed.prompt_tokens_per_s * ratio, speed.decode_tokens_per_s * ratio ** 0.5)
+
+
+def seconds_per_answer(speed: Speed) -> float:
+    return TYPICAL_PROMPT_TOKENS / speed.prompt_tokens_per_s + TYPICAL_ANSWER_TOKENS / speed.decode_tokens_per_s
