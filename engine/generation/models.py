@@ -30,10 +30,10 @@ NOT_OFFERED = frozenset({TINY_CHAT_MODEL.name})
 
 # Speeds on the reference machine: 2 cores of this project's CI machine, llama.cpp's portable CPU build. The 0.5B's
 # from bench/ask_speed.py (382 prompt tokens to first token in 1.44 s, decode 57 tokens/s, for the Q4_K_M file;
-# its Q8_0 form read prompts 1.5x faster at the same decode speed on an AVX2 host, and that ratio is applied);
+# its Q8_0 form read prompts 1.3x faster at the same decode speed on an AVX2 host, and that ratio is applied);
 # the 1.5B's from the 2.2x whole-answer time measured beside it (bench/quality.py, 2026-11).
 REFERENCE_CORES = 2
-REFERENCE_SPEEDS = {QWEN_05B.name: Speed(390.0, 55.0), QWEN_05B_Q4_K_M.name: Speed(260.0, 55.0),
+REFERENCE_SPEEDS = {QWEN_05B.name: Speed(340.0, 55.0), QWEN_05B_Q4_K_M.name: Speed(260.0, 55.0),
                     QWEN_15B.name: Speed(95.0, 22.0)}
 TYPICAL_PROMPT_TOKENS = 260  # question and passages, past the cached system prompt
 TYPICAL_ANSWER_TOKENS = 30
