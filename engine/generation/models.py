@@ -86,14 +86,15 @@ def expected_answer_seconds(model: CatalogueModel, cores: int | None = None) -> 
     less (square root of the core ratio, a conservative fit of llama.cpp's CPU scaling). Where another catalogue
     model has answered here, the estimate is scaled by how that one's speed here compares with its own
     reference estimate: CPUs with the same core count differ by 2x and more."""
-    here = speeds.measured(model.file_name)
+    measured_here = speeds.measured_speeds()
+    here = measured_here.get(model.file_name)
     if here is not None:
         return seconds_per_answer(here), True
     if model.name not in REFERENCE_SPEEDS:
         return None
     estimate = _reference_estimate(model, cores)
     for other in CATALOGUE:
-        measured = speeds.measured(other.file_name) if other.name in REFERENCE_SPEEDS else None
+        measured = measured_here.get(other.file_name) if other.name in REFERENCE_SPEEDS else None
         if measured is not None:
             expected = _reference_estimate(other, cores)
             estimate = Speed(estimate.prompt_tokens_per_s * measured.prompt_tokens_per_s / expected.prompt_tokens_per_s,

@@ -42,36 +42,38 @@ def _path() -> Path:
     return paths.data_dir() / SPEEDS_FILE
 
 
-def _read() -> dict[str, list[float]]:
+def measured_speeds() -> dict[str, Speed]:
+    """Every model file's running average on this computer (entries that are not two positive numbers skipped)."""
     try:
         raw = json.loads(_path().read_text("utf-8"))
     except (OSError, ValueError):
         return {}
-    return raw if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict):
+        return {}
+    return {name: Speed(float(entry[0]), float(entry[1])) for name, entry in raw.items()
+            if isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, float | int) and v > 0 for v in entry)}
 
 
 def measured(model_file: str) -> Speed | None:
     """The running average of ``model_file``'s speed on this computer, if it has answered here."""
-    entry = _read().get(model_file)
-    if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, float | int) and v > 0 for v in entry)):
-        return None
-    return Speed(float(entry[0]), float(entry[1]))
+    return measured_speeds().get(model_file)
 
 
 def record(model_file: str, speed: Speed) -> None:
     """Fold one answer's speed into ``model_file``'s running average (written atomically; a failure to write
     is logged, never raised: it only costs the estimate)."""
-    previous = measured(model_file)
+    entries = measured_speeds()
+    previous = entries.get(model_file)
     if previous is not None:
         speed = Speed(*(old + NEW_ANSWER_WEIGHT * (new - old) for old, new in
                         ((previous.prompt_tokens_per_s, speed.prompt_tokens_per_s),
                          (previous.decode_tokens_per_s, speed.decode_tokens_per_s))))
-    entries = _read()
-    entries[model_file] = [round(speed.prompt_tokens_per_s, 1), round(speed.decode_tokens_per_s, 1)]
+    entries[model_file] = speed
+    written = {name: [round(s.prompt_tokens_per_s, 1), round(s.decode_tokens_per_s, 1)] for name, s in entries.items()}
     path = _path()
     temporary = path.with_suffix(".tmp")
     try:
-        temporary.write_text(json.dumps(entries, indent=1, sort_keys=True), "utf-8")
+        temporary.write_text(json.dumps(written, indent=1, sort_keys=True), "utf-8")
         os.replace(temporary, path)
     except OSError as exc:
         log.warning("could not record the chat model's speed in %s: %s", path, exc)
