@@ -21,6 +21,7 @@ from engine.api import Answer, Engine, PageView, render_page
 from engine.embedding.embedder import OnnxEmbedder
 from engine.generation.answer import NOT_FOUND_MESSAGE, Answerer, confidence_signals, words_beyond
 from engine.generation.llm import ChatMessage, Generator
+from engine.generation.speeds import Speed
 from engine.settings import Settings
 from tests.support.documents import write_pdf
 
@@ -143,7 +144,7 @@ class ScriptedReply:
         # each word of the reply as a token the model gave ``probability`` (None: a backend that does not tell)
         self.reply_tokens: list[tuple[str, float]] = (
             [] if probability is None else [(piece, math.log(probability)) for piece in re.findall(r"\s*\S+", reply)])
-
+        self.last_speed: Speed | None = None  # a scripted reply's speed is nobody's
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
                     stop: threading.Event | None = None) -> Iterator[str]:
         yield self.reply

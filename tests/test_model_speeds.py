@@ -68,7 +68,7 @@ def test_an_answer_records_the_real_models_speed(hushdocs_home: Path, tmp_path: 
         list(engine.ask("Who keeps the lighthouse on Skarvøy, and when does he light it?"))
         generator = engine.generator()
         speed = speeds.measured(tiny_model_path.name)
-    timed = generator.last_speed  # type: ignore[attr-defined]
+    timed = generator.last_speed
     assert speed is not None and timed is not None
     assert abs(speed.prompt_tokens_per_s - timed.prompt_tokens_per_s) < 0.1  # the first record, rounded
     assert abs(speed.decode_tokens_per_s - timed.decode_tokens_per_s) < 0.1

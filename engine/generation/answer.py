@@ -366,9 +366,8 @@ class Answerer:
         raw = "".join(pieces)
         raw = raw[: runaway_end(raw) or len(raw)]
         timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
-        speed = getattr(generator, "last_speed", None)  # a server's answers are not timed here
-        if speed is not None:
-            speeds.record(generator.name, speed)
+        if generator.last_speed is not None:
+            speeds.record(generator.name, generator.last_speed)
         answer = self._decide(question, standalone, raw, passages, stopped, weights=weights,
                               tokens=generator.reply_tokens)
         answer.model = generator.name

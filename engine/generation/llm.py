@@ -44,6 +44,8 @@ class Generator(Protocol):
     # Each token of the last reply: the text it added and the natural log of the probability the model gave it
     # (at temperature 1), in order; empty where the backend does not tell.
     reply_tokens: list[tuple[str, float]]
+    # How fast the last reply came (its uncached prompt and its decode), None where it was not timed here.
+    last_speed: Speed | None
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
                     stop: threading.Event | None = None) -> Iterator[str]: ...

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from engine.errors import HushdocsError
 from engine.generation.llm import ChatMessage
+from engine.generation.speeds import Speed
 
 CONNECT_TIMEOUT_S = 5.0  # a host that does not accept within this is down or unreachable
 READ_TIMEOUT_S = 300.0  # the longest silence allowed in a reply: a busy server may queue the question first
@@ -118,6 +119,7 @@ class RemoteGenerator:
                                else "an estimate (a token for every 3 bytes)")
         self.warning = ""
         self.reply_tokens: list[tuple[str, float]] = []  # not asked of the server
+        self.last_speed: Speed | None = None  # the server's speed is not this computer's: never recorded
 
     # -- what the server offers ---------------------------------------------------------------------
 
