@@ -145,6 +145,7 @@ class ScriptedReply:
         self.reply_tokens: list[tuple[str, float]] = (
             [] if probability is None else [(piece, math.log(probability)) for piece in re.findall(r"\s*\S+", reply)])
         self.last_speed: Speed | None = None  # a scripted reply's speed is nobody's
+
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
                     stop: threading.Event | None = None) -> Iterator[str]:
         yield self.reply
