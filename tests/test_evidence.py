@@ -98,3 +98,35 @@ def test_the_focus_does_not_depend_on_the_processs_hash_seed() -> None:
                              check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
               for seed in range(6)}
     assert len(chosen) == 1
+
+
+# A manual's page as its text layer reads: the sentence with the question's words, then the answer, which shares
+# none of them (the command, the value).
+_BEFORE = ("Packaging work is best done on the current development release. A container keeps it apart from the "
+           "rest of the system. The tools below are used throughout this guide. ")
+_AFTER = (" This command will install the following software. Each tool is described in its own section. "
+          "Later chapters assume they are installed. The last section lists their manual pages.")
+
+
+def _focused(text: str, question: str, generator: LlamaGenerator, budget: int = 60) -> str:
+    hit = Hit(1, 1, "/guide.pdf", "guide", 3, "", 0, len(text), text, 1.0)
+    excerpt = focus_passages(question, [hit], generator.count_tokens, budget)[0]
+    assert text[excerpt.start:excerpt.end] == excerpt.text
+    return excerpt.text
+
+
+def test_what_follows_the_questions_words_is_read_too(tiny_generator: LlamaGenerator) -> None:
+    # Every run that holds the one matching sentence ties; the first of them ended on it and cut off the next
+    # sentence, which gives the value (the GPG key size case in the realdocs manuals).
+    text = (_BEFORE + "Next gpg asks you about the keysize of your new key. The default, currently 2048, is fine."
+            + _AFTER)
+    excerpt = _focused(text, "Which keysize does gpg propose for a new key?", tiny_generator)
+    assert "currently 2048" in excerpt
+    assert tiny_generator.count_tokens(excerpt) <= 60 < tiny_generator.count_tokens(text)
+
+
+def test_a_sentence_that_ends_on_a_colon_keeps_what_it_introduces(tiny_generator: LlamaGenerator) -> None:
+    text = (_BEFORE + "To install the basic packaging tools, run this command:\n\n"
+            "$ sudo apt install gnupg pbuilder ubuntu-dev-tools apt-file\n\n" + _AFTER.strip())
+    excerpt = _focused(text, "Which command installs the basic packaging tools?", tiny_generator, budget=30)
+    assert "sudo apt install gnupg pbuilder ubuntu-dev-tools apt-file" in excerpt

@@ -47,11 +47,19 @@ def focus_passages(question: str, passages: Sequence[Hit], count_tokens: Callabl
 
 def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight: dict[str, float], *,
            count_tokens: Callable[[str], int], max_tokens: int) -> Hit:
-    """The run of consecutive sentences, within the budget, that holds the most (weighted) question words."""
+    """The run of consecutive sentences, within the budget, that holds the most (weighted) question words.
+
+    Runs that hold the same words tie (every run that includes the one matching sentence, say); the one with
+    that sentence nearest its middle wins, so that what comes after the question's words (the value, the
+    command, the list the sentence introduces) is read too. The first run of equals put the matching sentence
+    last, and the answer was cut off after it: on the realdocs manuals the passages read held the gold answer
+    for 0.73 of the answerable questions, 0.80 with the middle (squad-dev: 0.92 both)."""
     if not spans or count_tokens(hit.text) <= max_tokens:
         return hit
     costs = [count_tokens(hit.text[a:b]) + 1 for a, b in spans]
-    best: tuple[float, int, int] = (-1.0, 0, 0)
+    sentence_weights = [math.fsum(weight.get(w, 0.0) for w in found) for found in stems]
+    best: tuple[float, float, int] = (-1.0, 0.0, 0)  # (score, -distance of the weight from the middle, -first)
+    best_last = 0
     for first in range(len(spans)):
         last, used, found = first, costs[first], set(stems[first])
         while last + 1 < len(spans) and used + costs[last + 1] <= max_tokens:
@@ -61,14 +69,32 @@ def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight
         # fsum: exact, so the same words score the same whatever order the set holds them in (a plain sum
         # differed in its last bit between processes, and which of two equal runs won changed with it)
         score = math.fsum(weight.get(w, 0.0) for w in found)
-        if score > best[0]:
-            best = (score, first, last)
-    _score, first, last = best
+        key = (score, -_off_centre(sentence_weights[first:last + 1]), -first)
+        if key > best:
+            best, best_last = key, last
+    first, last = -best[2], best_last
+    # A run that ends on a colon introduces what follows it (a command, an option list): keep the next sentence
+    # even past the budget (realdocs: the gold kept 0.80 -> 0.83; "run this command:" was cut before the command).
+    while last + 1 < len(spans) and hit.text[spans[first][0]:spans[last][1]].rstrip().endswith(":") \
+            and costs[last + 1] <= max_tokens:
+        last += 1
     start, end = spans[first][0], spans[last][1]
     anchors = [(0, hit.document_offset(start))]
     anchors += [(at - start, document_at) for at, document_at in hit.anchors if start < at < end]
     return replace(hit, text=hit.text[start:end], start=hit.document_offset(start), end=hit.document_offset(end),
                    anchors=tuple(anchors) if len(anchors) > 1 else ())
+
+
+def _off_centre(weights: Sequence[float]) -> float:
+    """How far the centre of the weight of a run's sentences lies from the run's middle: 0 at the middle,
+    0.5 at either end. A lone sentence counts as an end: it has nothing around it (as centred, it beat the
+    longer runs that hold the same words at a passage's end, and squad-dev's focused passages held the gold
+    for 0.920 of the questions instead of 0.935)."""
+    total = math.fsum(weights)
+    if len(weights) < 2 or total <= 0:
+        return 0.5
+    centre = math.fsum(w * i / (len(weights) - 1) for i, w in enumerate(weights)) / total
+    return abs(centre - 0.5)
 
 
 def rank_passages(question: str, passages: Sequence[Hit], weights: dict[str, float],
