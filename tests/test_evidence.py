@@ -130,3 +130,9 @@ def test_a_sentence_that_ends_on_a_colon_keeps_what_it_introduces(tiny_generator
             "$ sudo apt install gnupg pbuilder ubuntu-dev-tools apt-file\n\n" + _AFTER.strip())
     excerpt = _focused(text, "Which command installs the basic packaging tools?", tiny_generator, budget=30)
     assert "sudo apt install gnupg pbuilder ubuntu-dev-tools apt-file" in excerpt
+
+
+def test_two_words_of_the_question_match_the_one_word_a_manual_writes(tiny_generator: LlamaGenerator) -> None:
+    text = _BEFORE + "Next it will ask you about the keysize. Currently 2048 is fine, 4096 is safer." + _AFTER
+    excerpt = _focused(text, "What key size should I choose?", tiny_generator)
+    assert "Currently 2048" in excerpt

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from itertools import pairwise
 
 from engine.embedding.embedder import Embedder
 from engine.generation.checks import coverage
@@ -34,7 +35,7 @@ def focus_passages(question: str, passages: Sequence[Hit], count_tokens: Callabl
     (a sentence longer than that is kept whole). ``max_tokens`` 0 keeps passages whole."""
     if max_tokens <= 0:
         return list(passages)
-    wanted = stems_of(question)
+    wanted = stems_of(question) | _compound_stems(question)
     spans = [sentence_spans(hit.text) for hit in passages]
     stems = [[{stem(w) for w in _WORD.findall(hit.text[a:b])} & wanted for a, b in hit_spans]
              for hit, hit_spans in zip(passages, spans, strict=True)]
@@ -43,6 +44,14 @@ def focus_passages(question: str, passages: Sequence[Hit], count_tokens: Callabl
     weight = {w: math.log(1 + sentence_count / frequency[w]) for w in wanted if frequency[w]}
     return [_focus(hit, hit_spans, hit_stems, weight, count_tokens=count_tokens, max_tokens=max_tokens)
             for hit, hit_spans, hit_stems in zip(passages, spans, stems, strict=True)]
+
+
+def _compound_stems(question: str) -> set[str]:
+    """Two neighbouring words of the question written as one, as manuals do ("key size": "keysize", "file
+    name": "filename"). On realdocs the passages read then held the gold 0.840 instead of 0.827 of the time
+    (the GPG key size); on squad-dev it changed nothing."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    return {stem(a + b) for a, b in pairwise(words) if len(a) >= 3 and len(b) >= 3}
 
 
 def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight: dict[str, float], *,
