@@ -27,7 +27,7 @@ def test_the_estimate_is_replaced_by_what_this_computer_measured(hushdocs_home: 
     seconds, measured = expected_answer_seconds(QWEN_05B, cores=2) or (0.0, False)
     assert measured and abs(seconds - (TYPICAL_PROMPT_TOKENS / 100 + TYPICAL_ANSWER_TOKENS / 25)) < 1e-6
     speeds.record(QWEN_05B.file_name, Speed(200.0, 25.0))  # a running average: one answer moves it part way
-    assert speeds.measured(QWEN_05B.file_name) == Speed(130.0, 25.0)
+    assert speeds.measured_speeds().get(QWEN_05B.file_name) == Speed(130.0, 25.0)
     assert json.loads((paths.data_dir() / speeds.SPEEDS_FILE).read_text("utf-8")) == {QWEN_05B.file_name: [130.0, 25.0]}
 
 
@@ -46,11 +46,11 @@ def test_a_model_not_yet_run_here_is_estimated_from_one_that_was(hushdocs_home: 
 
 def test_a_damaged_speeds_file_is_an_estimate_again(hushdocs_home: Path) -> None:
     (paths.data_dir() / speeds.SPEEDS_FILE).write_text("{not json", "utf-8")
-    assert speeds.measured(QWEN_05B.file_name) is None
+    assert speeds.measured_speeds().get(QWEN_05B.file_name) is None
     (paths.data_dir() / speeds.SPEEDS_FILE).write_text(json.dumps({QWEN_05B.file_name: ["fast", -1]}), "utf-8")
     assert expected_answer_seconds(QWEN_05B, cores=2)[1] is False  # type: ignore[index]
     speeds.record(QWEN_05B.file_name, Speed(100.0, 25.0))  # and the next answer repairs it
-    assert speeds.measured(QWEN_05B.file_name) == Speed(100.0, 25.0)
+    assert speeds.measured_speeds().get(QWEN_05B.file_name) == Speed(100.0, 25.0)
 
 
 def test_an_answer_records_the_real_models_speed(hushdocs_home: Path, tmp_path: Path, tiny_model_path: Path,
@@ -64,10 +64,10 @@ def test_an_answer_records_the_real_models_speed(hushdocs_home: Path, tmp_path: 
     settings = Settings(chat_model=str(tiny_model_path), context_size=2048, temperature=0.0, max_answer_tokens=40)
     with Engine(settings, embedder=embedder) as engine:
         list(engine.index([folder]))
-        assert speeds.measured(tiny_model_path.name) is None
+        assert speeds.measured_speeds().get(tiny_model_path.name) is None
         list(engine.ask("Who keeps the lighthouse on Skarvøy, and when does he light it?"))
         generator = engine.generator()
-        speed = speeds.measured(tiny_model_path.name)
+        speed = speeds.measured_speeds().get(tiny_model_path.name)
     timed = generator.last_speed
     assert speed is not None and timed is not None
     assert abs(speed.prompt_tokens_per_s - timed.prompt_tokens_per_s) < 0.1  # the first record, rounded

@@ -54,20 +54,14 @@ def measured_speeds() -> dict[str, Speed]:
             if isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, float | int) and v > 0 for v in entry)}
 
 
-def measured(model_file: str) -> Speed | None:
-    """The running average of ``model_file``'s speed on this computer, if it has answered here."""
-    return measured_speeds().get(model_file)
-
-
 def record(model_file: str, speed: Speed) -> None:
     """Fold one answer's speed into ``model_file``'s running average (written atomically; a failure to write
     is logged, never raised: it only costs the estimate)."""
     entries = measured_speeds()
     previous = entries.get(model_file)
     if previous is not None:
-        speed = Speed(*(old + NEW_ANSWER_WEIGHT * (new - old) for old, new in
-                        ((previous.prompt_tokens_per_s, speed.prompt_tokens_per_s),
-                         (previous.decode_tokens_per_s, speed.decode_tokens_per_s))))
+        speed = Speed(_moved_towards(previous.prompt_tokens_per_s, speed.prompt_tokens_per_s),
+                      _moved_towards(previous.decode_tokens_per_s, speed.decode_tokens_per_s))
     entries[model_file] = speed
     written = {name: [round(s.prompt_tokens_per_s, 1), round(s.decode_tokens_per_s, 1)] for name, s in entries.items()}
     path = _path()
@@ -77,3 +71,7 @@ def record(model_file: str, speed: Speed) -> None:
         os.replace(temporary, path)
     except OSError as exc:
         log.warning("could not record the chat model's speed in %s: %s", path, exc)
+
+
+def _moved_towards(average: float, new: float) -> float:
+    return average + NEW_ANSWER_WEIGHT * (new - average)
