@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from engine.api import Engine
+from engine.generation.llm import LlamaGenerator
 from engine.settings import Settings
 from tests.support.documents import write_pdf
 from ui.main_window import MainWindow
@@ -73,3 +75,25 @@ def open_window(qtbot: QtBot, make_engine: Callable[..., Engine]) -> Iterator[Ca
     yield open_
     for window in windows:
         window.shutdown()
+
+
+@pytest.fixture
+def first_reply_held_open(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The real model writes the first reply, but a reply it ends early (a short answer, which the 0.5B model
+    sometimes gives on another CPU) is held open until the app stops it, as a long one would still be streaming
+    then. Set once the hold begins."""
+    real_stream = LlamaGenerator.stream_chat
+    held = threading.Event()
+    calls = 0
+
+    def stream_chat(self: LlamaGenerator, *args: object, stop: threading.Event | None = None,
+                    **kwargs: object) -> Iterator[str]:
+        nonlocal calls
+        calls += 1
+        yield from real_stream(self, *args, stop=stop, **kwargs)  # type: ignore[arg-type]
+        if calls == 1 and stop is not None and not stop.is_set():
+            held.set()
+            stop.wait(120)
+
+    monkeypatch.setattr(LlamaGenerator, "stream_chat", stream_chat)
+    return held
