@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def test_drop_ask_cite_view_and_restart(qtbot: QtBot, library_folder: Path, make
 
 
 def test_stop_mid_answer_with_escape(qtbot: QtBot, library_folder: Path, make_engine: Callable[..., Engine],
-                                     open_window: Callable[..., MainWindow]) -> None:
+                                     open_window: Callable[..., MainWindow], *,
+                                     first_reply_held_open: threading.Event) -> None:
     window = open_window(make_engine(max_answer_tokens=400, temperature=0.7), preload=False)
     index_by_drop(qtbot, window, library_folder)
     window.chat.ask("Tell me everything about Brannock Island, the ferry, the bakery and the lighthouse, "
