@@ -81,7 +81,7 @@ def open_window(qtbot: QtBot, make_engine: Callable[..., Engine]) -> Iterator[Ca
 def first_reply_held_open(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """The real model writes the first reply, but a reply it ends early (a short answer, which the 0.5B model
     sometimes gives on another CPU) is held open until the app stops it, as a long one would still be streaming
-    then. Set once the hold begins."""
+    then. The event returned is set once the hold begins."""
     real_stream = LlamaGenerator.stream_chat
     held = threading.Event()
     calls = 0
