@@ -68,7 +68,7 @@ def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight
     costs = [count_tokens(hit.text[a:b]) + 1 for a, b in spans]
     sentence_weights = [math.fsum(weight.get(w, 0.0) for w in found) for found in stems]
     best: tuple[float, float, int] = (-1.0, 0.0, 0)  # (score, -distance of the weight from the middle, -first)
-    best_last = 0
+    best_run = (0, 0)  # its first and last sentence
     for first in range(len(spans)):
         last, used, found = first, costs[first], set(stems[first])
         while last + 1 < len(spans) and used + costs[last + 1] <= max_tokens:
@@ -80,8 +80,8 @@ def _focus(hit: Hit, spans: list[tuple[int, int]], stems: list[set[str]], weight
         score = math.fsum(weight.get(w, 0.0) for w in found)
         key = (score, -_off_centre(sentence_weights[first:last + 1]), -first)
         if key > best:
-            best, best_last = key, last
-    first, last = -best[2], best_last
+            best, best_run = key, (first, last)
+    first, last = best_run
     # A run that ends on a colon introduces what follows it (a command, an option list): keep the next sentence
     # even past the budget (realdocs: the gold kept 0.80 -> 0.83; "run this command:" was cut before the command).
     while last + 1 < len(spans) and hit.text[slice(*spans[last])].rstrip().endswith(":") \
