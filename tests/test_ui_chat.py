@@ -69,7 +69,8 @@ def test_a_new_chat_during_an_answer_leaves_both_conversations_intact(
     # On screen: the second conversation alone, its one answer exactly its own, none of the first one's tokens.
     [view] = chat.answer_views()
     assert view.text == answer.text
-    assert fragment[:40] not in view.body.toPlainText() or fragment[:40] in answer.text
+    # (a short held fragment may be words the second answer also says: then no more often than it says them)
+    assert view.body.toPlainText().count(fragment[:40]) <= answer.text.count(fragment[:40])
 
     # Reopened, the first conversation shows its fragment as stopped, without markers pointing at nothing.
     chat.load_conversation(first)
