@@ -1,4 +1,4 @@
-"""Vector search latency at scale: binary coarse search in vec0 + float re-score, against exact numpy.
+"""Search latency at scale: the vector search against exact numpy, the keyword search and the whole hybrid search.
 
     .venv/bin/python -m bench.search_speed                   # 10k, 100k and 1M chunks
     .venv/bin/python -m bench.search_speed --sizes 10000 100000 --queries 200
@@ -8,6 +8,13 @@ MiniLM embeddings of squad-dev paragraphs and questions, so neighbourhoods exist
 question embeddings. Per query: the query embedding (the real ONNX embedder), then the fast path
 (`Retriever.dense_ids`, exactly what search uses); an exact float32 scan of the same vectors in numpy
 gives the truth and a reference time. Recall@10 is the share of the exact top 10 the fast path finds.
+
+Each chunk also has a text, so FTS5 indexes it as indexing would: about 110 words of consecutive sentences
+from a random place in a pool of real ones (the squad-dev articles and, where installed, the realdocs manuals).
+At 1M chunks every sentence of the pool recurs hundreds of times, which makes a question's middling words
+commoner than in a real library of that size: the keyword times are an upper bound. "keyword" is
+`Retriever.keyword_ids` (FTS5 BM25, 40 results, what search asks for); "hybrid" is `Retriever.search(k=5)`,
+everything a search does: the query embedding, both lists, fusion, the re-score and the chunks' rows.
 
 The passes run one after the other, not interleaved: OpenBLAS's threads spin for a while after the
 exact scan's matrix product, and on a 2-core machine they took the cores from the next query's
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -32,7 +40,7 @@ from pathlib import Path
 import apsw
 import numpy as np
 
-from engine.retrieval.search import Retriever, quantise
+from engine.retrieval.search import KEYWORD_MATCH_BUDGET, Retriever, quantise
 from engine.store.db import connect, set_meta
 
 
@@ -46,22 +54,68 @@ def synthetic_vectors(bases: np.ndarray, n: int, rng: np.random.Generator) -> np
     return vectors.astype(np.float32)
 
 
-def build_database(path: Path, vectors: np.ndarray) -> None:
+def sentence_pool(paragraphs: list[str]) -> tuple[list[str], str]:
+    """Real sentences to make chunk texts of, and where they come from."""
+    import pymupdf
 
+    from bench import realdocs
+
+    texts, sources = list(paragraphs), ["squad-dev"]
+    manuals = [d for d in realdocs.documents(realdocs.load_questions()) if Path(d).is_file()]
+    for document in manuals:
+        with pymupdf.open(stream=realdocs.document_bytes(document), filetype="pdf") as pdf:
+            texts.extend(page.get_text() for page in pdf)
+    if manuals:
+        sources.append(f"{len(manuals)} realdocs manuals")
+    sentences = [s.strip() for text in texts for s in re.split(r"(?<=[.!?])\s+", text.replace("\n", " "))
+                 if len(s.split()) >= 3]
+    return sentences, " and ".join(sources)
+
+
+def chunk_text(sentences: list[str], rng: np.random.Generator, words: int = 110) -> str:
+    start = int(rng.integers(0, len(sentences)))
+    parts: list[str] = []
+    count = 0
+    for sentence in sentences[start:] + sentences[:start]:
+        parts.append(sentence)
+        count += len(sentence.split())
+        if count >= words:
+            break
+    return " ".join(parts)
+
+
+def build_database(path: Path, vectors: np.ndarray, sentences: list[str], rng: np.random.Generator) -> None:
+    """A library of ``len(vectors)`` chunks, 100 to a document, with texts made from ``sentences``."""
     conn = connect(path)
-    conn.execute("PRAGMA foreign_keys = OFF")  # vectors only: no chunk rows behind them
     dim = vectors.shape[1]
     conn.execute(f"CREATE VIRTUAL TABLE chunk_bits USING vec0(embedding bit[{dim}], collection_id integer)")
+    with conn:
+        conn.execute("INSERT INTO collections(id, name, created_at) VALUES (1, 'bench', 0)")
     step = 50_000
     for start in range(0, len(vectors), step):
-        add_vectors(conn, start + 1, vectors[start : start + step])
+        add_chunks(conn, start + 1, vectors[start : start + step], sentences, rng)
     conn.close()
+
+
+def add_chunks(conn: apsw.Connection, first_id: int, vectors: np.ndarray, sentences: list[str],
+               rng: np.random.Generator) -> None:
+    """Chunks with ids from ``first_id`` on: their documents (100 chunks each), texts (FTS5 indexes them by
+    trigger) and vectors."""
+    ids = range(first_id, first_id + len(vectors))
+    with conn:
+        conn.executemany("INSERT OR IGNORE INTO documents(id, collection_id, path, status) "
+                         "VALUES (?, 1, ?, 'indexed')", {((i - 1) // 100 + 1, f"/bench/{(i - 1) // 100 + 1}.pdf")
+                                                          for i in ids})
+        conn.executemany("INSERT INTO chunks(id, document_id, ordinal, page, start, end, text, text_hash) "
+                         "VALUES (?, ?, ?, 1, 0, 0, ?, '')",
+                         ((i, (i - 1) // 100 + 1, (i - 1) % 100, chunk_text(sentences, rng)) for i in ids))
+        add_vectors(conn, first_id, vectors)
 
 
 def add_vectors(conn: apsw.Connection, first_id: int, vectors: np.ndarray) -> None:
     """As IndexStore.write_document writes them: float vectors and their bits, ids from ``first_id`` on."""
     bits = quantise(vectors)
-    with conn:
+    with conn:  # a savepoint inside add_chunks' transaction
         conn.executemany("INSERT INTO chunk_embeddings(chunk_id, vector) VALUES (?, ?)",
                          ((first_id + i, vector.tobytes()) for i, vector in enumerate(vectors)))
         conn.executemany("INSERT INTO chunk_bits(rowid, embedding, collection_id) VALUES (?, vec_bit(?), 1)",
@@ -112,21 +166,25 @@ def main(argv: list[str] | None = None) -> int:
     embedder = load_default_embedder(threads=2)
     articles, questions = load_squad()
     paragraphs = [p for ps in articles.values() for p in ps]
+    sentences, sentence_source = sentence_pool(paragraphs)
     question_texts = [q.text for q in questions]
     bases = embedder.embed(paragraphs + question_texts)
     rng = np.random.default_rng(11)
     query_texts = [question_texts[i] for i in rng.choice(len(question_texts), args.queries, replace=False)]
     folder = Path(tempfile.mkdtemp(prefix="hushdocs-bench-search-"))
+    print(f"chunk texts: {len(sentences)} sentences of {sentence_source}; {args.queries} squad-dev questions")
     print(f"{'chunks':>9} {'warm p50':>9} {'warm p95':>9} {'cold p50':>9} {'cold p95':>9} {'exact p50':>10}"
           f" {'exact p95':>10} {'recall@10':>10} {'embed p50':>10} {'load':>7} {'delete':>7} {'append':>7}"
-          "   (ms; all but load/delete/append include the query embedding; warm: back to back; cold: CPU caches"
+          f" {'kw p50':>7} {'kw p95':>7} {'kw all p50':>10} {'kw all p95':>10} {'hybrid p50':>10} {'hybrid p95':>10}"
+          "   (ms; warm to exact and hybrid include the query embedding; warm: back to back; cold: CPU caches"
           " flushed first; load: the in-memory bits read in full; delete, append: brought current after 100 chunks"
-          " are deleted, added)")
+          " are deleted, added; kw: the keyword search, kw all: the same with every word searched, however"
+          " common; hybrid: the whole search)")
     for size in args.sizes:
         vectors = synthetic_vectors(bases, size, rng)
         database = folder / f"search-{size}.sqlite3"
         started = time.perf_counter()
-        build_database(database, vectors)
+        build_database(database, vectors, sentences, rng)
         build_s = time.perf_counter() - started
         retriever = Retriever(connect(database), embedder)
         if args.oversample:
@@ -156,16 +214,23 @@ def main(argv: list[str] | None = None) -> int:
             truth = {int(i) + 1 for i in top[np.argsort(-scores[top])]}
             exact.append((time.perf_counter() - t0) * 1000 + embed_ms)
             recalls.append(len(truth & set(fast_found)) / args.k)
+        keyword = [timed(partial(retriever.keyword_ids, text, args.pool)) * 1000 for text in query_texts]
+        retriever.keyword_match_budget = size + 1  # every word, however common
+        keyword_all = [timed(partial(retriever.keyword_ids, text, args.pool)) * 1000 for text in query_texts]
+        retriever.keyword_match_budget = KEYWORD_MATCH_BUDGET
+        hybrid = [timed(partial(retriever.search, text, 5)) * 1000 for text in query_texts]
         with retriever.conn:
             IndexStore(retriever.conn).delete_vectors([int(i) for i in rng.choice(size, 100, replace=False) + 1])
         delete_s = timed(partial(binary_index_for, retriever.conn))
-        retriever.conn.execute("PRAGMA foreign_keys = OFF")  # vectors only, as built
-        add_vectors(retriever.conn, size + 1, synthetic_vectors(bases, 100, rng))
+        add_chunks(retriever.conn, size + 1, synthetic_vectors(bases, 100, rng), sentences, rng)
         append_s = timed(partial(binary_index_for, retriever.conn))
         print(f"{size:>9} {statistics.median(warm):>9.1f} {percentile(warm, 95):>9.1f} "
               f"{statistics.median(cold):>9.1f} {percentile(cold, 95):>9.1f} "
               f"{statistics.median(exact):>10.1f} {percentile(exact, 95):>10.1f} {statistics.mean(recalls):>10.3f} "
               f"{statistics.median(embed):>10.1f} {load_s * 1000:>7.0f} {delete_s * 1000:>7.0f} {append_s * 1000:>7.0f}"
+              f" {statistics.median(keyword):>7.1f} {percentile(keyword, 95):>7.1f}"
+              f" {statistics.median(keyword_all):>10.1f} {percentile(keyword_all, 95):>10.1f}"
+              f" {statistics.median(hybrid):>10.1f} {percentile(hybrid, 95):>10.1f}"
               f"   (built in {build_s:.0f} s)", flush=True)
         retriever.conn.close()
         database.unlink()

@@ -1,0 +1,68 @@
+"""The keyword half of hybrid search on a real SQLite library: FTS5 alone for the whole library, the same
+ranking through the collection filter, and the commonest words left out where they would cost the most."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.embedding.embedder import Embedder
+from engine.library import SqliteLibrary
+from engine.records import ChunkSpan
+from engine.retrieval.search import Retriever, affordable_words
+from engine.store.db import rows
+from engine.store.index_store import NewDocument
+
+PRINTER_PAGES = [f"Chapter {i} of the manual covers the printer settings of floor {i}." for i in range(30)]
+HARBOUR_PAGES = ["The harbour master is Ingrid Solberg.", "The printer of the harbour office jams on Mondays."]
+
+
+@pytest.fixture
+def library(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[Retriever, int]]:
+    library = SqliteLibrary(tmp_path / "library.sqlite3")
+    conn = library.connect()
+    store = library.index_store(conn)
+    store.ensure_embedder(embedder.name, embedder.dim)
+    collection = store.collection_id("Manuals")
+    assert collection is not None
+    for path, texts in (("/docs/printer.txt", PRINTER_PAGES), ("/docs/harbour.txt", HARBOUR_PAGES)):
+        spans = [ChunkSpan(text=t, start=i * 100, end=i * 100 + len(t), page=i + 1, section="")
+                 for i, t in enumerate(texts)]
+        store.write_document(NewDocument(collection, path, "text", Path(path).name, 10, 1, path, 1, 4), spans,
+                             embedder.embed(texts), [f"{path}-{i}" for i in range(len(texts))])
+    searcher = library.searcher(conn, embedder, "relative")
+    assert isinstance(searcher, Retriever)
+    yield searcher, collection
+    conn.close()
+
+
+def _texts(searcher: Retriever, scored: list[tuple[int, float]]) -> list[str]:
+    return [str(rows(searcher.conn, "SELECT text FROM chunks WHERE id = ?", (cid,))[0][0]) for cid, _ in scored]
+
+
+def test_the_whole_library_and_its_collection_rank_alike(library: tuple[Retriever, int]) -> None:
+    searcher, collection = library
+    whole = searcher.keyword_ids("printer harbour office", 40)
+    assert len(whole) == 32  # every chunk holds one of the words: all are found, the budget is not reached
+    assert _texts(searcher, whole[:1]) == [HARBOUR_PAGES[1]]  # all three words, the rarest among them
+    assert [s for _, s in whole] == sorted((s for _, s in whole), reverse=True)
+    assert searcher.keyword_ids("printer harbour office", 40, [collection]) == whole
+
+
+def test_past_the_budget_the_commonest_word_is_left_out(library: tuple[Retriever, int]) -> None:
+    searcher, collection = library
+    searcher.keyword_match_budget = 10  # fewer than the 31 chunks that say "printer"
+    pruned = searcher.keyword_ids("printer harbour", 40)
+    assert sorted(_texts(searcher, pruned)) == sorted(HARBOUR_PAGES)  # "harbour" alone: 2 chunks
+    assert searcher.keyword_ids("printer harbour", 40, [collection]) == pruned
+    assert len(searcher.keyword_ids("printer", 40)) == 31  # a word alone is always searched, however common
+
+
+def test_the_rarest_words_are_kept_in_the_question_order() -> None:
+    frequencies = {"printer": 900, "harbour": 40, "solberg": 2, "master": 70}
+    assert affordable_words(["printer", "harbour", "master", "solberg"], frequencies, 120) == \
+        ["harbour", "master", "solberg"]
+    assert affordable_words(["printer", "harbour", "master", "solberg"], frequencies, 100) == ["harbour", "solberg"]
+    assert affordable_words(["printer", "harbour"], frequencies, 10) == ["harbour"]  # over budget: the rarest
