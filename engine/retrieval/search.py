@@ -232,9 +232,8 @@ class Retriever(FusedSearch):
         """How many chunks hold a word starting with each stem (FTS5 prefix queries: an index lookup each)."""
         counts = {}
         for stem in stems:
-            expression = '"' + stem.replace('"', '""') + '"*'
             counts[stem] = int(rows(self.conn, "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                                    (expression,))[0][0])
+                                    (match_expression([stem]) + "*",))[0][0])
         return counts
 
     def affordable_keyword_words(self, words: Sequence[str]) -> list[str]:
@@ -256,15 +255,13 @@ class Retriever(FusedSearch):
         words = self.affordable_keyword_words(keyword_words(query))
         if not words:
             return []
-        expression = match_expression(words)
+        args: list[object] = [match_expression(words)]
         if collection_ids is None and document_id is None:
             # FTS5 alone: joining every match to its chunk and document before the sort doubled the time.
-            return [(int(r[0]), -float(r[1])) for r in rows(
-                self.conn, "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                           "ORDER BY bm25(chunks_fts) LIMIT ?", (expression, n))]
-        sql = ("SELECT c.id, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-               "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
-        args: list[object] = [expression]
+            sql = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        else:
+            sql = ("SELECT c.id, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+                   "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
         if collection_ids is not None:
             sql += f" AND d.collection_id IN ({','.join('?' * len(collection_ids))})"
             args.extend(collection_ids)
