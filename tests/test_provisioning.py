@@ -18,9 +18,9 @@ from engine.models_catalogue import (
     CATALOGUE,
     LLAMA_FTYPE_MOSTLY_Q8_0,
     CatalogueModel,
-    Requantized,
     WheelMember,
     by_name,
+    requantized,
 )
 from models.provision import LocalWheels, Manifest, provision, status_of
 
@@ -125,7 +125,7 @@ def _requantized_tiny(tmp_path: Path, tiny_model_path: Path, sha256: str) -> Cat
                     name="tiny-source", file_name="tiny-q4_1.gguf", default=False)
     return CatalogueModel(name="tiny-q8", role="chat", title="tiny, Q8_0", file_name="tiny-q8_0.gguf", sha256=sha256,
                           size=144_811_072, licence="Apache-2.0", parts=(),
-                          made_from=Requantized(source, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"))
+                          made_from=requantized(source, LLAMA_FTYPE_MOSTLY_Q8_0, "Q8_0"))
 
 
 def test_a_requantized_model_is_made_by_llama_cpp_and_verified(tmp_path: Path, tiny_model_path: Path) -> None:

@@ -10,7 +10,8 @@ import statistics
 import subprocess
 import time
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,8 @@ class ReferenceResult:
     cosine_min: float
     cosine_mean: float
     versions: str
+    also_s: dict[str, list[float]] = field(default_factory=dict)  # other ONNX embedders timed in the same rounds
+    also_cosine_min: dict[str, float] = field(default_factory=dict)  # their lowest cosine to the app's vectors
 
     @property
     def onnx_rate(self) -> float:
@@ -146,8 +149,10 @@ def measure_reference(engine: Engine, python: str, model_dir: Path, work: Path, 
 
 
 def compare_embedders(embedder: Embedder, texts: list[str], python: str, model_dir: Path, work: Path, *,
-                      versions: str, rounds: int, threads: int) -> ReferenceResult:
-    """The app's embedder and sentence-transformers on the same texts, alternating which goes first; medians."""
+                      versions: str, rounds: int, threads: int,
+                      also: Mapping[str, Embedder] | None = None) -> ReferenceResult:
+    """The app's embedder and sentence-transformers on the same texts, alternating which goes first; medians.
+    ``also``: other embedders timed in the same rounds (after the app's, or before it in odd rounds)."""
     import numpy as np
 
     batch_size = int(getattr(embedder, "batch_size", 32))
@@ -159,18 +164,27 @@ def compare_embedders(embedder: Embedder, texts: list[str], python: str, model_d
     onnx_s: list[float] = []
     torch_s: list[float] = []
     onnx_vectors: np.ndarray | None = None
+    also = also or {}
+    also_s: dict[str, list[float]] = {name: [] for name in also}
+    also_vectors: dict[str, np.ndarray] = {}
     try:
-        embedder.embed(texts[: batch_size * 2])  # warm-up, like the worker's
+        for warmed in (embedder, *also.values()):
+            warmed.embed(texts[: batch_size * 2])  # warm-up, like the worker's
+        sides = ["onnx", *also, "torch"]
         for number in range(rounds):
-            for side in (("onnx", "torch") if number % 2 == 0 else ("torch", "onnx")):
+            for side in (sides if number % 2 == 0 else sides[::-1]):
+                if side == "torch":
+                    torch_s.append(worker.run_round())
+                    continue
+                started = time.perf_counter()
+                vectors = (embedder if side == "onnx" else also[side]).embed(texts)
+                (onnx_s if side == "onnx" else also_s[side]).append(time.perf_counter() - started)
                 if side == "onnx":
-                    started = time.perf_counter()
-                    vectors = embedder.embed(texts)
-                    onnx_s.append(time.perf_counter() - started)
                     onnx_vectors = vectors if onnx_vectors is None else onnx_vectors
                 else:
-                    torch_s.append(worker.run_round())
-            print(f"  round {number + 1}/{rounds}: ONNX {onnx_s[-1]:.1f} s, PyTorch {torch_s[-1]:.1f} s "
+                    also_vectors.setdefault(side, vectors)
+            others = "".join(f", {name} {seconds[-1]:.1f} s" for name, seconds in also_s.items())
+            print(f"  round {number + 1}/{rounds}: ONNX {onnx_s[-1]:.1f} s{others}, PyTorch {torch_s[-1]:.1f} s "
                   f"({len(texts)} chunks)", flush=True)
     finally:
         worker.close()
@@ -178,4 +192,7 @@ def compare_embedders(embedder: Embedder, texts: list[str], python: str, model_d
     reference = np.load(out_path)
     cosine = np.sum(onnx_vectors * reference, axis=1) / (
         np.linalg.norm(onnx_vectors, axis=1) * np.linalg.norm(reference, axis=1))
-    return ReferenceResult(len(texts), rounds, onnx_s, torch_s, float(cosine.min()), float(cosine.mean()), versions)
+    also_cosine_min = {name: float(np.min(np.sum(onnx_vectors * vectors, axis=1)))
+                       for name, vectors in also_vectors.items()}  # both sides are L2-normalised
+    return ReferenceResult(len(texts), rounds, onnx_s, torch_s, float(cosine.min()), float(cosine.mean()), versions,
+                           also_s, also_cosine_min)
