@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.generation.cpu_backend import (
     os_enabled_state,
     refusals,
     variant_libraries,
+    variant_score,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +97,28 @@ def test_the_build_holds_every_variant_the_loader_knows() -> None:
 
 
 def test_variants_needing_register_state_the_os_does_not_enable_are_refused() -> None:
-    variants = ["x64", "haswell", "skylakex", "sapphirerapids", "graniterapids"]
-    assert set(refusals(variants, frozenset({"avx"}))) == {"skylakex", "sapphirerapids", "graniterapids"}
-    assert set(refusals(variants, frozenset({"avx", "avx512"}))) == {"sapphirerapids", "graniterapids"}
-    assert set(refusals(variants, frozenset({"avx", "avx512", "amx"}))) == {"graniterapids"}
+    variants = ["x64", "haswell", "skylakex", "zen4", "graniterapids"]
+    assert set(refusals(variants, frozenset({"avx"}))) == {"skylakex", "zen4", "graniterapids"}
+    assert set(refusals(variants, frozenset({"avx", "avx512"}))) == {"graniterapids"}
     assert refusals(variants, None) == {}  # unknown OS state: ggml's CPUID score decides
+
+
+def test_the_amx_variant_is_refused_whatever_the_os_enables() -> None:
+    for enabled in (frozenset({"avx", "avx512", "amx"}), frozenset({"avx", "avx512"}), None):
+        refused = refusals(["haswell", "zen4", "sapphirerapids"], enabled)
+        assert list(refused) == ["sapphirerapids"] and "AMX kernels fault" in refused["sapphirerapids"]
+
+
+def test_the_amx_kernels_still_fault_where_amx_runs(tiny_model_path: Path) -> None:
+    """The refusal above stands for the pinned llama.cpp's bug: when an upgrade fixes it, this goes red, and
+    BROKEN_STATE_KERNELS in engine/generation/cpu_backend.py should lose its entry."""
+    if "sapphirerapids" not in _dispatch_libraries():
+        pytest.fail("the dispatch build has no sapphirerapids variant")
+    enabled = os_enabled_state()
+    if enabled is None or "amx" not in enabled or variant_score(_dispatch_libraries()["sapphirerapids"]) == 0:
+        pytest.skip("this CPU or OS does not run AMX")
+    result = _run(tiny_model_path, "sapphirerapids")
+    assert result.returncode == -signal.SIGSEGV, (result.returncode, result.stdout[-500:], result.stderr[-1500:])
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="Linux only")

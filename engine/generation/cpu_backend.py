@@ -43,6 +43,15 @@ X86_VARIANT_STATE: dict[str, frozenset[str]] = {
     "skylakex": _ZMM, "cannonlake": _ZMM, "cascadelake": _ZMM, "icelake": _ZMM, "cooperlake": _ZMM, "zen4": _ZMM,
     "sapphirerapids": _ZMM | {"amx"},
 }
+# Register states whose ggml kernels fault at the pinned llama.cpp, with why: no variant using them is loaded, whatever
+# the CPU and the OS allow. The AMX matrix multiply builds its tile configuration on the stack, where the compiler
+# leaves it invalid (here: 255 rows of 0 bytes), and the CPU faults on loading it: SIGSEGV at ldtilecfg in
+# ggml_backend_amx_mul_mat, on a Xeon whose kernel grants AMX (a valid configuration loads). tests/test_llama_build.py
+# runs the AMX variant where it can, to say when a llama.cpp upgrade has fixed it.
+BROKEN_STATE_KERNELS = {
+    "amx": "its AMX kernels fault in this llama.cpp release (an invalid tile configuration: SIGSEGV at ldtilecfg; "
+           "llama.cpp issue 20824, fix proposed in PR 26954)",
+}
 # XSAVE feature bits (Intel SDM vol. 1, 13.1): 2 YMM; 5, 6, 7 opmask and ZMM; 17, 18 AMX tile config and data.
 _XFEATURE_BITS = {"avx": (2,), "avx512": (5, 6, 7), "amx": (17, 18)}
 _SYS_ARCH_PRCTL = 158  # x86-64 Linux
@@ -90,12 +99,15 @@ def os_enabled_state() -> frozenset[str] | None:
 
 def refusals(variants: list[str], enabled: frozenset[str] | None) -> dict[str, str]:
     """The variants that must not be loaded here, each with the reason."""
-    if enabled is None:
-        return {}
     refused = {}
     for name in variants:
         needed = X86_VARIANT_STATE.get(name)
-        if needed is None:
+        broken = sorted(needed & BROKEN_STATE_KERNELS.keys()) if needed else []
+        if broken:
+            refused[name] = BROKEN_STATE_KERNELS[broken[0]]
+        elif enabled is None:
+            continue  # the OS's state cannot be read: ggml's CPUID score decides
+        elif needed is None:
             refused[name] = "a variant this module does not know the register needs of"
         elif needed - enabled:
             refused[name] = f"needs {'+'.join(sorted(needed - enabled))} register state, which the OS does not enable"
