@@ -118,7 +118,8 @@ def test_the_amx_kernels_still_fault_where_amx_runs(tiny_model_path: Path) -> No
     if enabled is None or "amx" not in enabled or variant_score(_dispatch_libraries()["sapphirerapids"]) == 0:
         pytest.skip("this CPU or OS does not run AMX")
     result = _run(tiny_model_path, "sapphirerapids")
-    assert result.returncode == -signal.SIGSEGV, (result.returncode, result.stdout[-500:], result.stderr[-1500:])
+    faults = (-signal.SIGILL, -signal.SIGSEGV)  # a tile instruction with no valid configuration loaded
+    assert result.returncode in faults, (result.returncode, result.stdout[-500:], result.stderr[-1500:])
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="Linux only")

@@ -44,13 +44,14 @@ X86_VARIANT_STATE: dict[str, frozenset[str]] = {
     "sapphirerapids": _ZMM | {"amx"},
 }
 # Register states whose ggml kernels fault at the pinned llama.cpp, with why: no variant using them is loaded, whatever
-# the CPU and the OS allow. The AMX matrix multiply builds its tile configuration on the stack, where the compiler
-# leaves it invalid (here: 255 rows of 0 bytes), and the CPU faults on loading it: SIGSEGV at ldtilecfg in
-# ggml_backend_amx_mul_mat, on a Xeon whose kernel grants AMX (a valid configuration loads). tests/test_llama_build.py
-# runs the AMX variant where it can, to say when a llama.cpp upgrade has fixed it.
+# the CPU and the OS allow. ggml_backend_amx_mul_mat runs tile instructions without a valid tile configuration
+# loaded, on a Xeon whose kernel grants AMX (a valid configuration loads there): the dispatch build's sapphirerapids
+# variant dies with SIGILL at tilezero in a worker thread, a -march=native build with SIGSEGV at ldtilecfg (the
+# configuration on its stack reads 255 rows of 0 bytes). tests/test_llama_build.py runs the AMX variant where it
+# can, to say when a llama.cpp upgrade has fixed it.
 BROKEN_STATE_KERNELS = {
-    "amx": "its AMX kernels fault in this llama.cpp release (an invalid tile configuration: SIGSEGV at ldtilecfg; "
-           "llama.cpp issue 20824, fix proposed in PR 26954)",
+    "amx": "its AMX kernels fault in this llama.cpp release (tile instructions without a valid tile configuration: "
+           "SIGILL or SIGSEGV; llama.cpp issue 20824, fix proposed in PR 26954)",
 }
 # XSAVE feature bits (Intel SDM vol. 1, 13.1): 2 YMM; 5, 6, 7 opmask and ZMM; 17, 18 AMX tile config and data.
 _XFEATURE_BITS = {"avx": (2,), "avx512": (5, 6, 7), "amx": (17, 18)}
