@@ -51,7 +51,7 @@ def held(item: Item, texts: list[str]) -> float:
     return float(any(normalised(a) in body for a in item.answers if a.strip()))
 
 
-def read(corpus: Corpus, home: Path, options: dict[str, object]) -> Reading:
+def read(corpus: Corpus, home: Path, options: dict[str, object], budget_share: float | None = None) -> Reading:
     from engine import paths
     from engine.api import Engine
     from engine.generation.answer import Answerer
@@ -61,7 +61,11 @@ def read(corpus: Corpus, home: Path, options: dict[str, object]) -> Reading:
     settings = replace(Settings(), **options)  # type: ignore[arg-type]
     engine = Engine(settings)
     try:
-        answerer = Answerer(engine.retriever(), engine.generator, settings)
+        retriever = engine.retriever()
+        if budget_share is not None:
+            retriever.keyword_match_budget = max(1, round(budget_share * retriever.chunk_count()))  # type: ignore[attr-defined]
+            retriever.keyword_thread = None  # the thread's searcher would keep the default budget
+        answerer = Answerer(retriever, engine.generator, settings)
         generator = engine.generator()
         found: list[tuple[float, float, float, int]] = []
         for item in (i for i in corpus.items if i.answerable):
@@ -85,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad", type=int, default=150, help="squad-dev answerable questions (default 150)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, metavar="DIR", help="keep and reuse the indexed homes here")
+    parser.add_argument("--keyword-budget-share", type=float, metavar="F",
+                        help="the keyword list's match budget as this share of each library's chunks (0.015: "
+                             "pruned as a 1M-chunk library is at the default budget); default: the app's budget")
     args = parser.parse_args(argv)
 
     from engine import paths
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         label = ", ".join(f"{k}={v}" for k, v in options.items()) or "the defaults"
         row = f"{label:<38}"
         for corpus, home in corpora:
-            r = read(corpus, home, options)
+            r = read(corpus, home, options, args.keyword_budget_share)
             row += (f"{r.in_candidates:>16.3f}{r.in_passages:>6.3f}{r.in_first:>7.3f}"
                     f"{r.tokens_p50:>8.0f}/{r.tokens_p90:<6.0f}")
         print(row, flush=True)

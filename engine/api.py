@@ -78,6 +78,7 @@ from engine.models_catalogue import CATALOGUE, EMBEDDER, TOKENIZER, CatalogueMod
 from engine.page_render import ACTUAL_SIZE, MAX_ZOOM, MIN_ZOOM, FitMode, LoadedText, PageView, RenderedPage, render_page
 from engine.records import Citation, Collection, DocumentRecord, Exclusion, Hit, Quote
 from engine.render_process import RenderProcess
+from engine.retrieval.keyword_thread import KeywordThread
 from engine.retrieval.search import FUSIONS, Fusion, Scope, SearchMode, scope_names
 from engine.sandbox import CallCancelledError
 from engine.selftest import Check, run_self_test
@@ -274,6 +275,7 @@ class Engine:
         self.passwords: Mapping[str, str] = MappingProxyType(self._passwords)  # read-only, for the viewer's child
         self._connections: list[Connection] = []
         self._connections_lock = threading.Lock()
+        self._keyword_thread: KeywordThread | None = None  # hybrid search's keyword lists, and their connection
         self._conversations = Conversations(lambda: self.library.conversation_store(self._connection()))
         self._closed = False
 
@@ -442,6 +444,7 @@ class Engine:
         with self._write_lock:
             self.stop_watching()
             self.release_connection()
+            self._stop_keyword_list_thread()
             if self.library.is_shared:
                 offline.allow(LIBRARY_SERVER, None)
             self.library = open_library(url, self.database, paths.data_dir())
@@ -591,7 +594,25 @@ class Engine:
     # -- questions ------------------------------------------------------------------------------
 
     def retriever(self) -> Searcher:
-        return self.library.searcher(self._connection(), self.embedder(), self.settings.fusion)
+        searcher = self.library.searcher(self._connection(), self.embedder(), self.settings.fusion)
+        searcher.keyword_thread = self._keyword_list_thread()
+        return searcher
+
+    def _keyword_list_thread(self) -> KeywordThread | None:
+        """The thread hybrid searches run their keyword list on (started at first use), with a connection of its
+        own to the current library; None once the engine is closed."""
+        with self._connections_lock:
+            if self._keyword_thread is None and not self._closed:
+                library, embedder, fusion = self.library, self.embedder(), self.settings.fusion
+                self._keyword_thread = KeywordThread(library.connect,
+                                                     lambda conn: library.searcher(conn, embedder, fusion))
+            return self._keyword_thread
+
+    def _stop_keyword_list_thread(self) -> None:
+        with self._connections_lock:
+            thread, self._keyword_thread = self._keyword_thread, None
+        if thread is not None:
+            thread.close()
 
     def search(self, query: str, k: int = 5, collection: str | None = None, mode: SearchMode = "hybrid",
                document_id: int | None = None) -> list[Hit]:
@@ -631,6 +652,7 @@ class Engine:
                 self._generator.close()
                 self._generator = None
             offline.allow(ANSWER_SERVER, None)
+        self._stop_keyword_list_thread()
         if self.library.is_shared:
             offline.allow(LIBRARY_SERVER, None)
         with self._connections_lock:

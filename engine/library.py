@@ -19,6 +19,7 @@ from engine.embedding.embedder import Embedder
 from engine.errors import HushdocsError
 from engine.records import Hit
 from engine.retrieval import search as sqlite_search
+from engine.retrieval.keyword_thread import KeywordThread
 from engine.retrieval.search import Fusion, Scope, SearchMode
 from engine.store.conversations import ConversationStore
 from engine.store.db import connect as connect_sqlite
@@ -38,10 +39,13 @@ class Searcher(Protocol):
     """Hybrid search and the statistics answers need (``Answerer``, ``checks.TermStatistics``)."""
 
     embedder: Embedder
+    keyword_thread: KeywordThread | None  # where a hybrid search's keyword list runs; None: on the caller's thread
 
     def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
                document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]: ...
 
+    def keyword_ids(self, query: str, n: int, collection_ids: Sequence[int] | None = None,
+                    document_id: int | None = None) -> list[tuple[int, float]]: ...
     def has_documents(self, collection: Scope = None) -> bool: ...
     def chunk_count(self) -> int: ...
     def stem_document_frequencies(self, stems: Sequence[str]) -> dict[str, int]: ...

@@ -38,3 +38,18 @@ def test_text_past_128_word_pieces_changes_the_vector(embedder) -> None:  # type
 
 def test_count_tokens_has_no_truncation(embedder) -> None:  # type: ignore[no-untyped-def]
     assert embedder.count_tokens("word " * 600) == 600
+
+
+def test_a_question_runs_on_a_session_whose_threads_sleep_with_the_same_vectors(embedder) -> None:  # type: ignore[no-untyped-def]
+    from engine.embedding.embedder import QUICK_CALL_TEXTS
+
+    quick, batch = embedder.session_for(1), embedder.session_for(QUICK_CALL_TEXTS + 1)
+    assert quick is embedder.session_for(QUICK_CALL_TEXTS) and quick is not batch
+    spinning = "session.intra_op.allow_spinning"
+    assert quick.get_session_options().get_session_config_entry(spinning) == "0"
+    assert batch.get_session_options().get_session_config_entry(spinning) == "1"
+    texts = [str(t) for t in np.load(REFERENCE)["texts"]][:3]
+    for text in texts:
+        alone = embedder.embed([text])  # the question's session
+        among_copies = embedder.embed([text] * (QUICK_CALL_TEXTS + 1))  # the batch session, no padding
+        assert np.allclose(among_copies, alone, atol=1e-6)

@@ -6,9 +6,10 @@ Texts are sorted by length and batched so padding stays short; each text is trun
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +17,13 @@ import numpy.typing as npt
 from engine import model_files as locate
 from engine.models_catalogue import EMBEDDER, TOKENIZER
 
+if TYPE_CHECKING:
+    import onnxruntime
+
 Vectors = npt.NDArray[np.float32]
+# Calls of at most this many texts run on the session whose threads do not spin (OnnxEmbedder): a question's
+# (its embedding, then the answerer's re-rank of its 8 focused candidates, engine.generation.answer.CANDIDATES).
+QUICK_CALL_TEXTS = 8
 
 
 class Embedder(Protocol):
@@ -51,16 +58,28 @@ class OnnxEmbedder:
         import onnxruntime  # noqa: PLC0415 - heavy, loaded on first use
         from tokenizers import Tokenizer  # noqa: PLC0415 - heavy, loaded on first use
 
-        options = onnxruntime.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Batch widths differ on almost every call: a memory plan per shape only piles up (1.8 GiB measured).
-        options.enable_mem_pattern = False
-        self._session = onnxruntime.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        def session(spinning: bool) -> onnxruntime.InferenceSession:
+            options = onnxruntime.SessionOptions()
+            if threads > 0:
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            # Batch widths differ on almost every call: a memory plan per shape only piles up (1.8 GiB measured).
+            options.enable_mem_pattern = False
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+            return onnxruntime.InferenceSession(str(model_path), sess_options=options,
+                                                providers=["CPUExecutionProvider"])
+
+        # ONNX Runtime's pool threads spin after each run, waiting for the next. Across indexing's many batches
+        # that saves their wake-ups (10 % of its throughput), but after a question's one short run the spinning
+        # thread takes a core from what follows on a small machine: the vector scan, the keyword list's thread,
+        # the chat model's prompt (numpy right after a query's embedding, 2 cores: 52 against 28 ms p50). So calls
+        # of a few texts run on a second session of the same file whose threads sleep at once; same kernels,
+        # same vectors (tests/test_embedder.py).
+        self._session = session(spinning=True)
+        self._quick_session: onnxruntime.InferenceSession | None = None
+        self._make_session = session
+        self._quick_lock = threading.Lock()
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # The shipped tokenizer pads everything to 128 and truncates at 128: undo both.
@@ -80,9 +99,19 @@ class OnnxEmbedder:
     def embed_query(self, texts: Sequence[str]) -> Vectors:
         return self.embed(texts)  # MiniLM embeds questions and passages alike
 
+    def session_for(self, count: int) -> onnxruntime.InferenceSession:
+        """The session a call embedding ``count`` texts runs on: a batch's, or a question's (made at first use)."""
+        if count > QUICK_CALL_TEXTS:
+            return self._session
+        with self._quick_lock:
+            if self._quick_session is None:
+                self._quick_session = self._make_session(False)
+            return self._quick_session
+
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        session = self.session_for(len(texts))
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         result = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -99,7 +128,7 @@ class OnnxEmbedder:
                 mask[row, :length] = 1
                 types[row, :length] = encoding.type_ids
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
+            hidden = session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
             weights = mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -29,6 +29,7 @@ from engine.embedding.embedder import Embedder
 from engine.filenames import from_db
 from engine.records import Hit
 from engine.retrieval.binary_index import binary_index_for
+from engine.retrieval.keyword_thread import KeywordThread
 from engine.store.db import rows
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -151,11 +152,16 @@ class FusedSearch(ABC):
 
     embedder: Embedder
     fusion: Fusion
+    keyword_thread: KeywordThread | None = None  # where the keyword list runs in a hybrid search; None: here
 
     def search(self, query: str, k: int = 5, collection: Scope = None, mode: SearchMode = "hybrid", *,
                document_id: int | None = None, merge: bool = True, fusion: Fusion | None = None) -> list[Hit]:
         collection_ids = self._collection_ids(collection)
         pool = max(k * 4, 40)  # scores are scaled over the pool, so keep it the same size for every k
+        # The keyword list starts first, on its thread where there is one, and runs beside the embedding and
+        # the vector list (bench.search_speed: the hybrid search's time is then about the longer of the two).
+        keywords_under_way = (self.keyword_thread.keyword_ids(query, pool, collection_ids, document_id)
+                              if mode == "hybrid" and self.keyword_thread is not None else None)
         query_vector = self.embedder.embed_query([query])[0]
         ranks: dict[int, dict[str, int]] = {}
         similarity: dict[int, float] = {}
@@ -163,7 +169,9 @@ class FusedSearch(ABC):
         if mode in ("hybrid", "dense"):
             lists["dense"] = self.dense_ids(query_vector, pool, collection_ids, document_id)
             similarity.update(lists["dense"])
-        if mode in ("hybrid", "keyword"):
+        if keywords_under_way is not None:
+            lists["keyword"] = keywords_under_way.result()
+        elif mode in ("hybrid", "keyword"):
             lists["keyword"] = self.keyword_ids(query, pool, collection_ids, document_id)
         for name, scored in lists.items():
             for rank, (chunk_id, _) in enumerate(scored, start=1):
@@ -258,18 +266,22 @@ class Retriever(FusedSearch):
         args: list[object] = [match_expression(words)]
         if collection_ids is None and document_id is None:
             # FTS5 alone: joining every match to its chunk and document before the sort doubled the time.
-            sql = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
+            sql = "SELECT rowid AS id, bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
         else:
-            sql = ("SELECT c.id, bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-                   "JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
+            sql = ("SELECT c.id AS id, bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks c ON "
+                   "c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id WHERE chunks_fts MATCH ?")
         if collection_ids is not None:
             sql += f" AND d.collection_id IN ({','.join('?' * len(collection_ids))})"
             args.extend(collection_ids)
         if document_id is not None:
             sql += " AND c.document_id = ?"
             args.append(document_id)
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
-        args.append(n)
+        # At most the budget's matches are scored. That cuts nothing when the kept words fit the budget; when
+        # even the rarest word is in more chunks than that (a library's "not" or "function"), its first
+        # matches in index order are ranked instead of all of them (bench.search_speed: 0.4-0.6 s a query at
+        # 1M chunks otherwise), a word that common being the weakest evidence BM25 has.
+        sql = f"SELECT id, score FROM ({sql} LIMIT ?) ORDER BY score LIMIT ?"
+        args.extend([self.keyword_match_budget, n])
         return [(int(r[0]), -float(r[1])) for r in rows(self.conn, sql, args)]
 
     def dense_ids(self, query_vector: np.ndarray, n: int, collection_ids: Sequence[int] | None = None,
