@@ -603,9 +603,12 @@ class Engine:
         own to the current library; None once the engine is closed."""
         with self._connections_lock:
             if self._keyword_thread is None and not self._closed:
-                library, embedder, fusion = self.library, self.embedder(), self.settings.fusion
-                self._keyword_thread = KeywordThread(library.connect,
-                                                     lambda conn: library.searcher(conn, embedder, fusion))
+                library = self.library
+                # The current embedder, read when a list runs: loaded by the search that queued it (a keyword list
+                # does not use it), and never the one a model switch replaced. Not loaded here: embedder() may
+                # take this lock through _connection(), so calling it under the lock could deadlock.
+                self._keyword_thread = KeywordThread(
+                    library.connect, lambda conn: library.searcher(conn, self.embedder(), self.settings.fusion))
             return self._keyword_thread
 
     def _stop_keyword_list_thread(self) -> None:
