@@ -643,7 +643,8 @@ def rescore(saved_path: Path, options: dict[str, object]) -> int:
     print(f"{saved_path}, declined below {settings.min_question_coverage} of the question's rarer words in the "
           f"quotes, above {settings.max_misplaced_coverage} of them elsewhere in the cited passages with the model "
           f"less sure than {settings.sure_of_misplaced}, or with the model less sure than "
-          f"{settings.min_answer_confidence} of the words that answer")
+          f"{settings.min_answer_confidence} of the words that answer, or with more than {settings.max_doubt} "
+          f"probability of saying the documents do not answer")
     print(table(results))
     return 0
 

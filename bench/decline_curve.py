@@ -1,12 +1,14 @@
 """Declined against wrongly declined, for each signal the app could decline on, from a saved answers run.
 
-    .venv/bin/python -m bench.answers --option min_question_coverage=0 --save run.json   # decline nothing
+    .venv/bin/python -m bench.answers --option min_question_coverage=0 --option max_misplaced_coverage=1 \
+        --option min_answer_confidence=0 --option max_doubt=1 --save run.json         # decline nothing
     .venv/bin/python -m bench.decline_curve run.json                                    # then sweep
 
 Every answer in the run carries the signals the app computed (``checks`` in `ask --json`): the share
 of the question's rarer words in the quoted sentences (``quote_coverage``) and in the cited passages
 (``coverage``), the share of each answer sentence's words its quotes hold (``support``), and the best
-passage's cosine to the question (``similarity``). Declining when a signal is below a threshold moves
+passage's cosine to the question (``similarity``), and the probability the model gave to the offered refusal it
+was not let write (``doubt``). Declining when a signal is below a threshold moves
 an answerable question to "wrongly declined" and an unanswerable one to "declined"; this prints both
 shares for each threshold, squad-dev and realdocs side by side, so the operating point is chosen on
 both sets at once.
@@ -25,7 +27,7 @@ from typing import Any
 # (signal, True when a high value is the warning sign): declined below the threshold, or above it for "misplaced"
 SIGNALS = (("quote_coverage", False), ("coverage", False), ("support", False), ("similarity", False),
            ("misplaced", True), ("confidence", False), ("answer_confidence", False),
-           ("weakest_answer_word", False))
+           ("weakest_answer_word", False), ("doubt", True))
 THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 # The two checks the app combines (Settings.min_question_coverage, Settings.max_misplaced_coverage): a grid.
 COVERAGE_FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)

@@ -37,9 +37,9 @@ class Settings:
     fusion: Fusion = "relative"
     # passages re-ranked by their best sentences' cosine to the question, beside their share of its rarer words
     rerank: bool = True
-    # Declines (chosen with bench/decline_curve.py on squad-dev and bench/realdocs together): an answer is declined
-    # when the sentences it rests on, each with the one before, hold less than this share of the question's rarer
-    # words...
+    # Declines (chosen with bench/decline_curve.py on squad-dev and bench/realdocs together): where the model's
+    # doubt (max_doubt) is not known, from a server, an answer is declined when the sentences it rests on, each
+    # with the one before, hold less than this share of the question's rarer words...
     min_question_coverage: float = 0.1
     # ... or when its cited passages hold more than this share of them elsewhere than in those sentences (the
     # passage speaks of winter storage, the answer quotes the summer fee) and the model was less sure of the words
@@ -48,8 +48,12 @@ class Settings:
     max_misplaced_coverage: float = 0.4
     sure_of_misplaced: float = 0.95
     # ... or when the model gave the words that answer (those not taken from the question) less than this
-    # probability on average: it was guessing. 0.0 turns this check off.
+    # probability on average: it was guessing. 0.0 turns this check off...
     min_answer_confidence: float = 0.3
+    # ... or when the model, at its reply's first token, gave more than this probability to saying the documents
+    # do not answer (its doubt: the prompt offers it that reply, and a local model is not let write it; the
+    # probability is read from its logits). 1.0 turns this check off.
+    max_doubt: float = 0.25
     max_answer_tokens: int = 512
     max_file_mb: int = 200  # larger files are skipped with a reason
     parse_timeout_s: int = 60  # a file whose parser runs longer is reported, not waited on

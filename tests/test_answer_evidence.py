@@ -138,16 +138,18 @@ class ScriptedReply:
     """The real chat model for everything but the reply, which the test writes: what is under test is the
     decision the app takes on a reply, and a small model's exact wording cannot be ordered up."""
 
-    def __init__(self, model: Generator, reply: str, probability: float | None = None) -> None:
+    def __init__(self, model: Generator, reply: str, probability: float | None = None,
+                 doubt: float | None = None) -> None:
         self.model, self.reply = model, reply
         self.name, self.n_ctx = model.name, model.n_ctx
         # each word of the reply as a token the model gave ``probability`` (None: a backend that does not tell)
         self.reply_tokens: list[tuple[str, float]] = (
             [] if probability is None else [(piece, math.log(probability)) for piece in re.findall(r"\s*\S+", reply)])
         self.last_speed: Speed | None = None  # a scripted reply's speed is nobody's
+        self.withheld_probability = doubt  # what the model would have given the withheld refusal
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
-                    stop: threading.Event | None = None) -> Iterator[str]:
+                    stop: threading.Event | None = None, withhold: str = "") -> Iterator[str]:
         yield self.reply
 
     def count_tokens(self, text: str) -> int:
@@ -157,8 +159,9 @@ class ScriptedReply:
         """The engine owns the model."""
 
 
-def scripted_answer(engine: Engine, question: str, reply: str, probability: float | None = None) -> Answer:
-    answerer = Answerer(engine.retriever(), lambda: ScriptedReply(engine.generator(), reply, probability),
+def scripted_answer(engine: Engine, question: str, reply: str, probability: float | None = None,
+                    doubt: float | None = None) -> Answer:
+    answerer = Answerer(engine.retriever(), lambda: ScriptedReply(engine.generator(), reply, probability, doubt),
                         engine.settings)
     done = [e.answer for e in answerer.ask(question) if e.kind == "done"]
     assert len(done) == 1 and done[0] is not None
@@ -210,6 +213,45 @@ def test_an_answer_the_model_was_unsure_of_is_declined(engine: Engine) -> None:
     assert sure.grounded and sure.decision == "answered", sure.to_json()
     unknown = scripted_answer(engine, question, reply)  # a server that gives no probabilities: not held against it
     assert unknown.grounded and "answer_confidence" not in unknown.checks, unknown.to_json()
+
+
+def test_an_answer_the_model_doubted_is_declined(engine: Engine) -> None:
+    # The same supported reply, its words read off the page; once the model gave the offered "Not in the
+    # documents." more than max_doubt at the first token (then withheld), once less: only the first is declined.
+    question = "Who assigns the berths at the boat club?"
+    reply = "The harbour master, Ingrid Solberg, assigns the berths [1]."
+    limit = engine.settings.max_doubt
+    doubted = scripted_answer(engine, question, reply, probability=0.9, doubt=limit + 0.05)
+    assert not doubted.grounded and doubted.decision == "the model doubted the documents", doubted.to_json()
+    assert doubted.checks["doubt"] == pytest.approx(limit + 0.05)
+    trusted = scripted_answer(engine, question, reply, probability=0.9, doubt=limit - 0.05)
+    assert trusted.grounded and trusted.decision == "answered", trusted.to_json()
+
+
+def test_the_doubt_replaces_the_coverage_floor_only_where_it_is_known(engine: Engine) -> None:
+    # The quoted sentence ("founded in 1962") holds none of the question's rarer words: the coverage floor declines
+    # it when the model's doubt is unknown (a server); where the doubt is known, it decides instead.
+    question = "When were the pontoons replaced?"
+    reply = "In 1962 [1]."
+    unknown = scripted_answer(engine, question, reply, probability=0.9)
+    assert unknown.checks["quote_coverage"] < engine.settings.min_question_coverage, unknown.to_json()
+    assert not unknown.grounded and unknown.decision == "question not covered", unknown.to_json()
+    sure = scripted_answer(engine, question, reply, probability=0.9, doubt=0.01)
+    assert sure.grounded, sure.to_json()
+    doubted = scripted_answer(engine, question, reply, probability=0.9, doubt=0.6)
+    assert not doubted.grounded and doubted.decision == "the model doubted the documents", doubted.to_json()
+
+
+def test_the_offered_refusal_is_recognised_in_the_forms_the_model_writes_it(engine: Engine) -> None:
+    # The prompt offers "Not in the documents."; withheld as the first token, the model may still say it of the
+    # subject, or as a server's model would, in full.
+    for reply in ("Not in the documents.", "The colour of the boat is not in the documents.",
+                  "The documents do not say."):
+        refused = scripted_answer(engine, "What colour is the harbour master's boat?", reply)
+        assert not refused.grounded and refused.decision == "refused by the model", (reply, refused.to_json())
+    kept = scripted_answer(engine, "Who assigns the berths at the boat club?",
+                           "The harbour master, Ingrid Solberg, assigns the berths [1].", probability=0.9, doubt=0.01)
+    assert kept.grounded, kept.to_json()
 
 
 def test_a_reply_of_bare_list_numbers_is_declined(engine: Engine) -> None:

@@ -136,3 +136,22 @@ def test_reply_tokens_carry_the_models_own_probabilities(tiny_model_path: Path, 
         assert abs(np.exp(tiny_generator.reply_tokens[i][1]) - np.exp(expected)) < 0.03, (
             i, tiny_generator.reply_tokens[i], expected)
         assert token == int(row.argmax())  # greedy: the most likely token each time
+
+
+def test_a_withheld_opening_is_never_written_and_its_probability_is_kept(tiny_generator) -> None:  # type: ignore[no-untyped-def]
+    """The reply the prompt offers for "the documents do not answer" is withheld at the first token, so the model
+    answers all the same, and the probability it gave that opening is what its own logits say."""
+    import math
+
+    messages = [{"role": "user", "content": "Name three colours."}]
+    free = "".join(tiny_generator.stream_chat(messages, max_tokens=6, temperature=0.0))
+    first_piece, first_logprob = tiny_generator.reply_tokens[0]
+    assert tiny_generator.withheld_probability is None  # nothing withheld, nothing measured
+    withheld = "".join(tiny_generator.stream_chat(messages, max_tokens=6, temperature=0.0, withhold=free))
+    assert withheld.strip() and not withheld.startswith(first_piece), (free, withheld)
+    probability = tiny_generator.withheld_probability
+    assert probability is not None
+    # the opening with and without a leading space: at least the greedy token's own probability
+    assert math.exp(first_logprob) - 0.02 <= probability <= 1.0, (probability, math.exp(first_logprob))
+    # the next reply withholds nothing again
+    assert "".join(tiny_generator.stream_chat(messages, max_tokens=6, temperature=0.0)) == free

@@ -51,7 +51,8 @@ _REFUSAL_PATTERNS = re.compile(
     r"(cannot|can't|could not|couldn't) (find|determine|answer)", re.IGNORECASE)
 
 Decision = Literal["answered", "refused by the model", "no support", "question not covered",
-                   "restates the question", "only list numbers", "the model was unsure", "stopped"]
+                   "restates the question", "only list numbers", "the model was unsure",
+                   "the model doubted the documents", "stopped"]
 
 
 @dataclass
@@ -205,8 +206,11 @@ def confidence_signals(tokens: Sequence[tuple[str, float]], new_words: AbstractS
 
 def not_covered(checks: dict[str, float], settings: Settings) -> bool:
     """The sentences the answer rests on miss what the question asks about: they hold too little of its rarer
-    words, or its cited passages hold them elsewhere while the model was unsure of its answer."""
-    return (checks["quote_coverage"] < settings.min_question_coverage
+    words (only where the model's own doubt is not known, from a server: where it is, it takes this check's place;
+    on two runs of bench.answers the doubt declined more unanswerable questions than the coverage floor, for no
+    more answerable ones), or its cited passages hold them elsewhere while the model was unsure of its answer."""
+    too_little = "doubt" not in checks and checks["quote_coverage"] < settings.min_question_coverage
+    return (too_little
             or (checks["misplaced"] > settings.max_misplaced_coverage
                 and checks.get("answer_confidence", 0.0) < settings.sure_of_misplaced))
 
@@ -235,6 +239,8 @@ def decline_reason(question: str, sentences: Sequence[str], new_words: AbstractS
         return "only list numbers"
     if checks.get("answer_confidence", 1.0) < settings.min_answer_confidence:
         return "the model was unsure"
+    if checks.get("doubt", 0.0) > settings.max_doubt:
+        return "the model doubted the documents"
     return None
 
 
@@ -349,7 +355,7 @@ class Answerer:
 
         pieces: list[str] = []
         stream = generator.stream_chat(messages, max_tokens=self.settings.max_answer_tokens,
-                                       temperature=self.settings.temperature, stop=stop)
+                                       temperature=self.settings.temperature, stop=stop, withhold=REFUSAL)
         try:
             for piece in stream:
                 if not pieces:
@@ -369,7 +375,7 @@ class Answerer:
         if generator.last_speed is not None:
             speeds.record(generator.name, generator.last_speed)
         answer = self._decide(question, standalone, raw, passages, stopped, weights=weights,
-                              tokens=generator.reply_tokens)
+                              tokens=generator.reply_tokens, doubt=generator.withheld_probability)
         answer.model = generator.name
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings = timings
@@ -381,7 +387,8 @@ class Answerer:
                       decision="stopped")
 
     def _decide(self, question: str, standalone: str, raw: str, passages: list[Hit], stopped: bool, *,
-                weights: dict[str, float], tokens: Sequence[tuple[str, float]] = ()) -> Answer:
+                weights: dict[str, float], tokens: Sequence[tuple[str, float]] = (),
+                doubt: float | None = None) -> Answer:
         """Keep what the passages support; decline what they do not."""
         def declined(decision: Decision, checks: dict[str, float], left_out: list[str] | None = None) -> Answer:
             return Answer(question, standalone, NOT_FOUND_MESSAGE, [], False, passages, {}, "",
@@ -412,6 +419,8 @@ class Answerer:
         new_words = words_beyond(standalone, texts)
         checks["new_words"] = float(len(new_words))
         checks.update(confidence_signals(tokens, new_words))
+        if doubt is not None:
+            checks["doubt"] = doubt
         reason = decline_reason(standalone, texts, new_words, checks, self.settings)
         if reason is not None:
             return declined(reason, checks, left_out)

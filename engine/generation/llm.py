@@ -44,11 +44,14 @@ class Generator(Protocol):
     # Each token of the last reply: the text it added and the natural log of the probability the model gave it
     # (at temperature 1), in order; empty where the backend does not tell.
     reply_tokens: list[tuple[str, float]]
+    # The probability the model gave, at the last reply's first token, to opening with the ``withhold`` text it
+    # was then not allowed to write; None where the backend does not tell or nothing was withheld.
+    withheld_probability: float | None
     # How fast the last reply came (its uncached prompt and its decode), None where it was not timed here.
     last_speed: Speed | None
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float,
-                    stop: threading.Event | None = None) -> Iterator[str]: ...
+                    stop: threading.Event | None = None, withhold: str = "") -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -130,6 +133,7 @@ class LlamaGenerator:
         self._abort_callback: Any = None
         self._piece_buffer = ctypes.create_string_buffer(64)
         self.reply_tokens: list[tuple[str, float]] = []
+        self.withheld_probability: float | None = None
         self.last_speed: Speed | None = None  # of the last reply: uncached prompt tokens and reply tokens a second
         self._check_chat_template()
 
@@ -206,8 +210,11 @@ class LlamaGenerator:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
-                    stop: threading.Event | None = None) -> Iterator[str]:
+                    stop: threading.Event | None = None, withhold: str = "") -> Iterator[str]:
         """Yield the reply piece by piece; setting ``stop`` ends it before the next token.
+
+        ``withhold``: a reply the model may not open with (its first token is withheld at the first position);
+        the probability the model gave that token is kept in ``withheld_probability``.
 
         llama.cpp's decode loop is driven directly: ``create_chat_completion`` re-detokenises the whole
         reply and scans it for stop strings at every token, which cost about 10% of decode speed. A prompt
@@ -225,8 +232,10 @@ class LlamaGenerator:
             self.last_speed = None
             uncached = len(tokens) - self._cached_prefix(tokens)
             decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two tokens
+            self.withheld_probability = None
+            processors = llama_cpp.LogitsProcessorList([self._withholder(withhold)]) if withhold else None
             sampled = self._llm.generate(tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
-                                         repeat_penalty=1.0, reset=True)
+                                         repeat_penalty=1.0, reset=True, logits_processor=processors)
             self._abort_when(stop)  # the prompt's evaluation (seconds on a small CPU) ends as soon as stop is set
             started = first = last = time.perf_counter()
             produced = 0
@@ -254,6 +263,22 @@ class LlamaGenerator:
             tail = decoder.decode(b"", final=True)
             if tail:
                 yield tail
+
+    def _withholder(self, withhold: str) -> Any:
+        opening = {self._tokenize(text, special=False)[0] for text in (withhold, " " + withhold)}
+        ids = np.array(sorted(opening))
+        calls = [0]
+
+        def processor(_input_ids: Any, scores: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == 1:
+                top = float(scores.max())
+                p = np.exp(scores.astype(np.float64) - top)
+                self.withheld_probability = float(p[ids].sum() / p.sum())
+                scores[ids] = -np.inf
+            return scores
+
+        return processor
 
     def _logprob(self, token: int) -> float:
         """The log-probability of ``token`` under the logits it was just sampled from (the last position's:

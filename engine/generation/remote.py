@@ -119,6 +119,7 @@ class RemoteGenerator:
                                else "an estimate (a token for every 3 bytes)")
         self.warning = ""
         self.reply_tokens: list[tuple[str, float]] = []  # not asked of the server
+        self.withheld_probability: float | None = None  # a server's sampler is its own
         self.last_speed: Speed | None = None  # the server's speed is not this computer's: never recorded
 
     # -- what the server offers ---------------------------------------------------------------------
@@ -154,7 +155,7 @@ class RemoteGenerator:
     # -- answers ------------------------------------------------------------------------------------
 
     def stream_chat(self, messages: Sequence[ChatMessage], *, max_tokens: int = 512, temperature: float = 0.1,
-                    stop: threading.Event | None = None) -> Iterator[str]:
+                    stop: threading.Event | None = None, withhold: str = "") -> Iterator[str]:
         """Yield the reply piece by piece as the server streams it. Setting ``stop`` ends it before the next
         piece, even while the server is still silent (queued, or reading the prompt): the connection is shut,
         which tells the server to stop writing."""
