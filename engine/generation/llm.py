@@ -265,17 +265,20 @@ class LlamaGenerator:
                 yield tail
 
     def _withholder(self, withhold: str) -> Any:
-        opening = {self._tokenize(text, special=False)[0] for text in (withhold, " " + withhold)}
-        ids = np.array(sorted(opening))
-        calls = [0]
+        """A logits processor for one reply: at its first position, keep the probability (at temperature 1, as
+        ``reply_tokens``) of ``withhold``'s first token, with or without a leading space, then rule that token
+        out; later positions pass unchanged. It runs first in llama-cpp-python's sampler chain, so ``scores`` is
+        the whole vocabulary in token order (a view on llama.cpp's candidates: about 0.04 ms a token)."""
+        opening = np.array(sorted({self._tokenize(text, special=False)[0] for text in (withhold, " " + withhold)}))
+        first = True
 
         def processor(_input_ids: Any, scores: Any) -> Any:
-            calls[0] += 1
-            if calls[0] == 1:
-                top = float(scores.max())
-                p = np.exp(scores.astype(np.float64) - top)
-                self.withheld_probability = float(p[ids].sum() / p.sum())
-                scores[ids] = -np.inf
+            nonlocal first
+            if first:
+                first = False
+                weights = np.exp(scores.astype(np.float64) - float(scores.max()))
+                self.withheld_probability = float(weights[opening].sum() / weights.sum())
+                scores[opening] = -np.inf
             return scores
 
         return processor
