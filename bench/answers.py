@@ -584,8 +584,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="print N wrong answers, wrong declines and answered unanswerable questions per set")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (their path is printed)")
     parser.add_argument("--rescore", type=Path, metavar="SAVED.json",
-                        help="ask nothing: score a run saved with --save (made with the checks' declines off) as "
-                             "if the app had declined at the settings' decline thresholds (--option to change one)")
+                        help="ask nothing: score a run saved with --save (made with the checks' declines off: "
+                             "--option min_question_coverage=0 --option max_misplaced_coverage=1 --option "
+                             "min_answer_confidence=0 --option max_doubt=1) as if the app had declined at the "
+                             "settings' decline thresholds (--option to change one)")
     parser.add_argument("--app", type=Path, metavar="DIR",
                         help="the checkout whose main.py answers (default: this one), e.g. a `git worktree` of an "
                              "older commit, to compare before and after with the same questions and scoring")
