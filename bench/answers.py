@@ -642,10 +642,10 @@ def rescore(saved_path: Path, options: dict[str, object]) -> int:
         run = Run(replies, {"pages": index.get("pages"), "chunks": index.get("chunks")}, index.get("index_s") or 0.0,
                   index.get("ask_s") or 0.0, str(index.get("mode")))
         results[name] = metrics(items, [score(i, r) for i, r in zip(items, replies, strict=True)], run)
-    print(f"{saved_path}, declined below {settings.min_question_coverage} of the question's rarer words in the "
-          f"quotes, above {settings.max_misplaced_coverage} of them elsewhere in the cited passages with the model "
-          f"less sure than {settings.sure_of_misplaced}, or with the model less sure than "
-          f"{settings.min_answer_confidence} of the words that answer, or with more than {settings.max_doubt} "
+    print(f"{saved_path}, declined below {settings.min_question_coverage} of the question's rarer words in the quotes "
+          f"(where the model's doubt is unknown), above {settings.max_misplaced_coverage} of them elsewhere in the "
+          f"cited passages with the model less sure than {settings.sure_of_misplaced}, or with the model less sure "
+          f"than {settings.min_answer_confidence} of the words that answer, or with more than {settings.max_doubt} "
           f"probability of saying the documents do not answer")
     print(table(results))
     return 0
