@@ -14,8 +14,10 @@ import calls home either.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -85,6 +87,24 @@ def no_leftover_threads() -> Iterator[None]:
             thread.join(max(0.0, deadline - time.monotonic()))  # finishing threads get until the deadline
     extra = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+@pytest.fixture(scope="session")
+def qapp() -> object:
+    """pytest-qt's application, made as the app makes its own: with it, cyclic garbage is collected on the GUI
+    thread only (``ui/collector.py``), for the rest of the session."""
+    from ui.application import create_application
+
+    return create_application()
+
+
+@pytest.fixture(autouse=True)
+def cyclic_garbage_collected_on_the_main_thread() -> Iterator[None]:
+    """Once the application exists, automatic collection is off; what a test leaves in cycles is collected after
+    it, here, as the app's timer would (a test that runs no event loop never lets the timer fire)."""
+    yield
+    if "ui.collector" in sys.modules and not gc.isenabled():
+        sys.modules["ui.collector"].collect_due()
 
 
 def _model_file(name: str) -> Path:

@@ -1,4 +1,5 @@
-"""The QApplication: style hints, icon, crash reporting, one app per data home, the main window, a clean exit."""
+"""The QApplication: style hints, icon, cyclic garbage collected on its thread, crash reporting, one app per data
+home, the main window, a clean exit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import QSocketNotifier, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.api import paths
+from ui.collector import GuiThreadCollector
 from ui.dialogs import CrashReporter
 from ui.main_window import MainWindow
 from ui.single_instance import Claim, SingleInstance
@@ -37,6 +39,7 @@ def create_application() -> QApplication:
     app.setOrganizationName("Hushdocs")
     app.setDesktopFileName("hushdocs")
     app.setWindowIcon(app_icon())
+    GuiThreadCollector(app).start()  # cyclic garbage (which may hold Qt objects) is collected on this thread only
     return app
 
 
