@@ -188,6 +188,16 @@ def test_a_reply_that_only_says_the_question_back_is_declined(engine: Engine) ->
     assert choice.grounded, choice.to_json()
 
 
+def test_a_number_written_out_is_supported_by_its_figures_and_only_by_them(engine: Engine) -> None:
+    # The fees page says "boats up to 8 metres"; the model may write the number out.
+    question = "Up to what length does a boat pay the summer mooring fee of 720 euros?"
+    written_out = scripted_answer(engine, question, "Eight metres [2].", probability=0.9, doubt=0.01)
+    assert written_out.grounded, written_out.to_json()
+    assert "8 metres" in written_out.sentences[0].quotes[0].text
+    wrong = scripted_answer(engine, question, "Nine metres [2].", probability=0.9, doubt=0.01)
+    assert not wrong.grounded, wrong.to_json()
+
+
 def test_the_models_confidence_is_read_on_the_words_that_answer() -> None:
     # "The fee is 720 euros": the words taken from the question are certain, the answer's own words are not.
     tokens = [("The", -0.01), (" fee", -0.02), (" is", -0.01), (" 7", -2.0), ("20", -0.4), (" euros", -0.3),

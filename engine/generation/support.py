@@ -7,7 +7,8 @@ model cited does not hold the sentence's words but another passage given to it d
 moves there (small models often cite [1] for everything).
 
 Words are compared by their first letters (``stem``), so "stored" matches "storage"; numbers count as
-words: a figure the passage does not hold is exactly what must not pass as supported.
+words (the same in figures or written out to twenty): a figure the passage does not hold is exactly what must not
+pass as supported.
 """
 
 from __future__ import annotations
@@ -36,8 +37,18 @@ QUESTION_FORM_WORDS = frozenset(
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
+# A number written out and in figures is one word: the model writes "2 customaries" of "two customaries", "up to
+# eight metres" of "up to 8 metres".
+NUMBER_WORDS = {word: str(value) for value, word in enumerate(
+    (  # noqa: SIM905 - a word list reads better as prose
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty"
+    ).split())}
+
+
 def stem(word: str) -> str:
-    return word.lower()[:STEM_LENGTH]
+    word = word.lower()
+    return NUMBER_WORDS.get(word) or word[:STEM_LENGTH]
 
 
 FORM_STEMS = frozenset(stem(w) for w in QUESTION_FORM_WORDS)
