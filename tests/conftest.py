@@ -103,8 +103,10 @@ def cyclic_garbage_collected_on_the_main_thread() -> Iterator[None]:
     """Once the application exists, automatic collection is off; what a test leaves in cycles is collected after
     it, here, as the app's timer would (a test that runs no event loop never lets the timer fire)."""
     yield
-    if "ui.collector" in sys.modules and not gc.isenabled():
-        sys.modules["ui.collector"].collect_due()
+    if "ui.collector" in sys.modules and not gc.isenabled():  # the check keeps Qt out of tests that never load it
+        from ui.collector import collect_due
+
+        collect_due()
 
 
 def _model_file(name: str) -> Path:

@@ -4,7 +4,7 @@ The cyclic collector runs in whichever thread allocates when a generation passes
 is most often a worker (indexing, embedding, an answer, a render). Cyclic garbage can hold Qt objects (a worker's
 signals and the lambdas connected to them, a closed dialog's widgets), and a QObject destroyed off the thread it
 lives in can crash the process. So while the app runs, automatic collection is off and a timer on the GUI thread
-collects each generation whose threshold has been passed, as calibre's GarbageCollector does. Reference counting,
+collects instead (``collect_due``), as calibre's GarbageCollector does. Reference counting,
 which frees everything that is not in a cycle at once, is untouched.
 """
 
@@ -17,14 +17,14 @@ from PySide6.QtCore import QObject, QTimer
 
 
 class GuiThreadCollector(QObject):
-    """Once started: automatic collection off for the rest of the process, ``collect_due`` every ``interval_ms``."""
+    """Once started: automatic collection off for the rest of the process, ``collect_due`` every ``INTERVAL_MS``."""
 
     INTERVAL_MS = 1000  # cyclic garbage waits at most about this long
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = INTERVAL_MS) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
+        self._timer.setInterval(self.INTERVAL_MS)
         self._timer.timeout.connect(collect_due)
 
     def start(self) -> None:
