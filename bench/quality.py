@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             engine.settings.passage_tokens = passage_tokens
             length = f"focused to {passage_tokens}" if passage_tokens else "whole"
             result = answer_table(engine, questions, sample, args.seed)
-            print(f"{f'{settings.passages} passages, {length}':<32} {result['right']:>6.3f} "
+            count = settings.passages or "automatic"
+            print(f"{f'{count} passages, {length}':<32} {result['right']:>6.3f} "
                   f"{result['wrongly_declined']:>17.3f} {result['declined']:>22.3f} "
                   f"{result['first_token_p50_ms']:>13.0f} ms {result['total_p50_ms']:>7.0f} ms")
             found = result["failures"]

@@ -32,7 +32,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ask.add_argument("questions", nargs="+", metavar="QUESTION", help="a question, or - to read them from stdin")
     ask.add_argument("--collection")
     ask.add_argument("--model", type=Path, help="a .gguf chat model instead of the configured one")
-    ask.add_argument("--passages", type=int, help="passages given to the model (default from settings)")
+    ask.add_argument("--passages", type=int,
+                     help="passages given to the model (default: the settings'; automatic: as measured for the model)")
     ask.add_argument("--json", action="store_true", help="print one JSON object (see README) instead of streaming")
     ask.set_defaults(handler=cmd_ask)
 

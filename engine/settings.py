@@ -30,9 +30,15 @@ class Settings:
     gpu_layers: int = -1
     threads: int = 0  # CPU threads for generation and embedding; 0: automatic
     temperature: float = 0.1
-    passages: int = 3  # passages given to the model per answer
+    # passages given to the model per answer; 0: as measured for the chat model (engine.generation.models.READINGS:
+    # 3, the 1.5B's 2)
+    passages: int = 0
     # each passage cut to its best sentences, at most this many tokens (0: whole ~200-token chunks)
     passage_tokens: int = 80
+    # ... except the best-ranked one, cut to at most this many (0: its whole chunk; -1: as measured for the chat
+    # model, READINGS again: as long as the others, the 1.5B's up to 160). The answer is often a few sentences
+    # past the one holding the question's words.
+    best_passage_tokens: int = -1
     # how keyword and vector results are combined: "relative" (scores scaled and averaged) or "rrf"
     fusion: Fusion = "relative"
     # passages re-ranked by their best sentences' cosine to the question, beside their share of its rarer words

@@ -6,15 +6,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from engine.api import Engine
 from engine.embedding.embedder import OnnxEmbedder
+from engine.generation.answer import Answerer
 from engine.generation.evidence import focus_passages, sentence_spans
-from engine.generation.llm import LlamaGenerator
+from engine.generation.llm import Generator, LlamaGenerator
+from engine.library import Searcher
+from engine.models_catalogue import QWEN_05B, QWEN_15B
 from engine.records import Hit
 from engine.settings import Settings
+from tests.support.documents import write_pdf
 
 FILLER = ("The committee met in the spring and again in the autumn, and its minutes were read aloud each time. "
           "Members discussed the budget, the state of the roads and the timetable of the ferry. ")
@@ -136,3 +141,55 @@ def test_two_words_of_the_question_match_the_one_word_a_manual_writes(tiny_gener
     text = _BEFORE + "Next it will ask you about the keysize. Currently 2048 is fine, 4096 is safer." + _AFTER
     excerpt = _focused(text, "What key size should I choose?", tiny_generator)
     assert "Currently 2048" in excerpt
+
+
+# The answer four sentences past the one holding the question's words: the explanation between them is longer
+# than an 80-token focus, and the answering sentence shares none of the question's words.
+_SYNC_PAGE = ("Synchronising the archive\n\n"
+              "The archive can be synchronised with a second machine over the local network. "
+              "Both machines must run the same release, and the clocks of the two should agree within a minute, "
+              "or files changed on both sides near midnight may be copied the wrong way. "
+              "A first copy of a large archive takes a while; later copies send only what changed since the last "
+              "one, so they finish in seconds. The copy runs in the background and can be paused from the status "
+              "bar. Unless told otherwise, both ends talk over TCP on 22000 and announce themselves on the network.")
+_BACKUP_PAGE = ("Backing up the archive\n\nA backup is a compressed copy of the whole archive written to a folder "
+                "of your choice. Backups are kept for thirty days and the oldest are removed first.")
+
+
+@pytest.mark.parametrize("best_passage_tokens", [160, 0])
+def test_the_best_passage_can_be_read_wider_than_the_others(
+        tmp_path: Path, embedder: OnnxEmbedder, tiny_generator: LlamaGenerator, best_passage_tokens: int) -> None:
+    write_pdf(tmp_path / "archive.pdf", [_BACKUP_PAGE, _SYNC_PAGE])
+    question = "Which port does synchronising the archive use?"
+    with Engine(Settings(), embedder=embedder) as engine:
+        list(engine.index([tmp_path]))
+        retriever = engine.retriever()
+
+        def read(settings: Settings) -> list[Hit]:
+            answerer = Answerer(retriever, lambda: tiny_generator, settings)
+            return answerer.choose_passages(question, answerer.candidates(question, None), tiny_generator, [])[0]
+
+        narrow = read(Settings())
+        wide = read(Settings(best_passage_tokens=best_passage_tokens))
+    assert narrow[0].page == 2 and "22000" not in narrow[0].text  # the default focus cuts the answer off
+    assert wide[0].page == 2 and "22000" in wide[0].text and "synchronised with a second machine" in wide[0].text
+    assert [h.text for h in wide[1:]] == [h.text for h in narrow[1:]]  # the others are focused as before
+    if best_passage_tokens:
+        assert tiny_generator.count_tokens(wide[0].text) <= best_passage_tokens
+
+
+def test_each_chat_model_reads_what_was_measured_for_it(tiny_generator: LlamaGenerator) -> None:
+    class NamedOnly:  # only the model's file name matters to the choice
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    def reading(settings: Settings, model_file_name: str) -> tuple[int, int]:
+        answerer = Answerer(cast(Searcher, None), lambda: tiny_generator, settings)
+        return answerer.reading(cast(Generator, NamedOnly(model_file_name)))
+
+    assert reading(Settings(), QWEN_15B.file_name) == (2, 160)
+    assert reading(Settings(), QWEN_05B.file_name) == (3, 80) == reading(Settings(), "my-own-model.gguf")
+    assert reading(Settings(), tiny_generator.name) == (3, 80)
+    # what the person set goes first
+    assert reading(Settings(passages=4, best_passage_tokens=0), QWEN_15B.file_name) == (4, 0)
+    assert reading(Settings(passage_tokens=120), QWEN_05B.file_name) == (3, 120)

@@ -27,6 +27,9 @@ def test_settings_dialog_shows_and_returns_values(qtbot: QtBot, tiny_model_path:
     assert any("SmolLM2" in label for label in labels) and labels[-1] == "Add GGUF file…"
     assert not dialog.gpu_layers.isEnabled()  # no GPU in this llama.cpp build: said, and not offered
     assert dialog.passage_tokens.value() == settings.passage_tokens
+    automatic = SettingsDialog(Settings(), gpu_supported=False)
+    qtbot.addWidget(automatic)
+    assert automatic.passages.text() == "automatic"  # the chat model's measured count
     dialog.passages.setValue(5)
     dialog.passage_tokens.setValue(0)
     assert dialog.passage_tokens.text() == "whole passages"

@@ -160,8 +160,11 @@ class SettingsDialog(QDialog):
         self.temperature.setValue(settings.temperature)
 
         self.passages = QSpinBox()
-        self.passages.setRange(1, 12)
+        self.passages.setRange(0, 12)
+        self.passages.setSpecialValueText("automatic")
         self.passages.setValue(settings.passages)
+        self.passages.setToolTip("How many passages the chat model reads. Automatic: what was measured best for the "
+                                 "model (three; two, the first of them longer, for Best).")
 
         self.passage_tokens = QSpinBox()
         self.passage_tokens.setRange(0, 1000)

@@ -23,6 +23,7 @@ from engine.generation import speeds
 from engine.generation.checks import coverage, stem_weights
 from engine.generation.evidence import focus_passages, rank_passages
 from engine.generation.llm import Generator
+from engine.generation.models import reading_for
 from engine.generation.prompt import REFUSAL, answer_messages, condense_messages, fit_passages
 from engine.generation.sentences import sentence_spans
 from engine.generation.support import (
@@ -305,15 +306,29 @@ class Answerer:
 
     def choose_passages(self, standalone: str, relevant: Sequence[Hit], generator: Generator,
                         history: Sequence[tuple[str, str]]) -> tuple[list[Hit], dict[str, float]]:
-        """The passages the model reads, each focused on its best sentences, re-ranked, fitted to the context;
-        and the question's word weights (one lookup of the library's counts per question)."""
+        """The passages the model reads, each focused on its best sentences, re-ranked (the best one then focused
+        again within ``best_passage_tokens`` where that is set), fitted to the context; and the question's word
+        weights (one lookup of the library's counts per question)."""
         budget = generator.n_ctx - self.settings.max_answer_tokens - 64
+        count, best_tokens = self.reading(generator)
         focused = focus_passages(standalone, relevant, generator.count_tokens, self.settings.passage_tokens)
         weights = stem_weights(standalone, self.retriever)
         ranked = rank_passages(standalone, focused, weights,
                                self.retriever.embedder if self.settings.rerank else None)
+        if ranked and best_tokens != self.settings.passage_tokens:
+            best = next(i for i, hit in enumerate(focused) if hit is ranked[0])
+            # focused among all the candidates again, so that its words weigh what they weighed in the ranking
+            ranked[0] = focus_passages(standalone, relevant, generator.count_tokens, best_tokens)[best]
         passages = fit_passages(standalone, ranked, generator.count_tokens, budget, history)
-        return passages[: self.settings.passages], weights
+        return passages[:count], weights
+
+    def reading(self, generator: Generator) -> tuple[int, int]:
+        """How many passages the model reads and the best one's length: the settings', else its measured ones."""
+        measured = reading_for(generator.name)
+        count = self.settings.passages if self.settings.passages > 0 else measured.passages
+        best_tokens = (self.settings.best_passage_tokens if self.settings.best_passage_tokens >= 0
+                       else measured.best_passage_tokens)
+        return count, best_tokens if best_tokens >= 0 else self.settings.passage_tokens
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), collection: Scope = None,
             stop: threading.Event | None = None) -> Iterator[AnswerEvent]:
