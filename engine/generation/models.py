@@ -40,7 +40,6 @@ TYPICAL_PROMPT_TOKENS = 260  # question and passages, past the cached system pro
 TYPICAL_ANSWER_TOKENS = 30
 
 
-
 @dataclass(frozen=True)
 class Reading:
     """How much a chat model is given to read per answer, where the settings leave it to the model."""
@@ -62,8 +61,9 @@ READINGS: dict[str, Reading] = {QWEN_15B.name: Reading(passages=2, best_passage_
 
 def reading_for(model_file_name: str) -> Reading:
     """The measured reading of the catalogue chat model with this file name (``Generator.name``)."""
-    model = next((m for m in CATALOGUE if m.role == "chat" and m.file_name == model_file_name), None)
+    model = catalogue_model_for(model_file_name)
     return READINGS.get(model.name, DEFAULT_READING) if model is not None else DEFAULT_READING
+
 
 def machine_cores() -> int:
     return max(1, os.cpu_count() or 1)
