@@ -30,6 +30,7 @@ from engine.filenames import from_db
 from engine.records import Hit
 from engine.retrieval.binary_index import binary_index_for
 from engine.retrieval.keyword_thread import KeywordThread
+from engine.retrieval.word_counts import word_counts_for
 from engine.store.db import rows
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -253,11 +254,14 @@ class Retriever(FusedSearch):
         if len(words) < 2:
             return list(words), False  # a word alone is searched whatever its count
         # Each count stops one past the budget: a word that common is left out whatever its exact count.
-        frequencies = {w: int(rows(self.conn, "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE "
-                                              "chunks_fts MATCH ? LIMIT ?)", (match_expression([w]), budget + 1))[0][0])
-                       for w in words}
+        frequencies = word_counts_for(self.conn).counted(self.conn, words, budget + 1, self._count_chunks)
         kept = affordable_words(words, frequencies, budget)
         return kept, sum(frequencies[w] for w in kept) <= budget
+
+    def _count_chunks(self, word: str, limit: int) -> int:
+        """How many chunks hold ``word``, counted up to ``limit``."""
+        return int(rows(self.conn, "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+                                   "LIMIT ?)", (match_expression([word]), limit))[0][0])
 
     # -- the two searches -----------------------------------------------------------------------
 
