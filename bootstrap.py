@@ -28,12 +28,14 @@ VENV = Path(os.environ.get("HUSHDOCS_VENV", ROOT / ".venv"))
 STAMP = VENV / ".hushdocs-installed"
 LLAMA_STAMP = VENV / ".hushdocs-llama-cpp"  # the llama-cpp-python version and CMAKE_ARGS installed
 WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hushdocs" / "llama-wheels"
-# On request (HUSHDOCS_LLAMA_VARIANTS=all, x86-64 Linux), one build for every x86-64 CPU: each instruction-set
-# level of ggml's CPU backend as its own library (libggml-cpu-haswell.so, -icelake, -sapphirerapids...);
-# engine/generation/cpu_backend.py loads the best one the CPU has and the OS enables. Installed next to libllama
-# (not in site-packages/bin), no mtmd. Not the default: it compiles 14 variants (about an hour on 2 busy cores,
-# against about 5 minutes) and gained nothing on an AVX2-only machine (bench/llama_builds.py); it pays on machines
-# with AVX-512, which is what a release build of the packaged app should use.
+# On x86-64 Linux, where the CPU has AVX-512 (or with HUSHDOCS_LLAMA_VARIANTS=all anywhere there), one build for
+# every x86-64 CPU: each instruction-set level of ggml's CPU backend as its own library (libggml-cpu-haswell.so,
+# -icelake, -zen4...); engine/generation/cpu_backend.py loads the best one the CPU has and the OS enables.
+# Installed next to libllama (not in site-packages/bin), no mtmd. It compiles 14 variants: 7.4 minutes of set-up
+# on a quiet 2-core AMD Zen 4 (the portable build: about 5), and there it evaluates prompts 1.30x (0.5B) and 1.42x
+# (1.5B) as fast as the portable build (bench/llama_builds.py); on an AVX2-only CPU it loads the portable build's
+# own instruction set and gained nothing, so there the portable build stays (HUSHDOCS_LLAMA_VARIANTS=none: the
+# portable build everywhere). A release build of the packaged app should be the dispatch build.
 VARIANTS_ENV = "HUSHDOCS_LLAMA_VARIANTS"
 DISPATCH_CMAKE_ARGS = ("-DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DGGML_NATIVE=OFF "
                        "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DLLAVA_BUILD=OFF")
@@ -90,8 +92,18 @@ def llama_cpp_build() -> tuple[str, str]:
     if match is None:
         sys.exit("constraints.txt does not pin llama_cpp_python")
     x86_64_linux = sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
-    variants = x86_64_linux and os.environ.get(VARIANTS_ENV) == "all"
+    wanted = os.environ.get(VARIANTS_ENV, "auto")
+    variants = x86_64_linux and (wanted == "all" or (wanted == "auto" and cpu_has_avx512()))
     return match.group(1), os.environ.get("CMAKE_ARGS") or (DISPATCH_CMAKE_ARGS if variants else PORTABLE_CMAKE_ARGS)
+
+
+def cpu_has_avx512() -> bool:
+    """The CPU lists AVX-512 (Linux's /proc/cpuinfo). Whether the OS enables it is the loader's question."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^flags\s*:.*\bavx512f\b", cpuinfo, re.MULTILINE) is not None
 
 
 def ensure_llama_cpp(python: Path) -> None:
@@ -106,7 +118,7 @@ def ensure_llama_cpp(python: Path) -> None:
     cached = WHEEL_CACHE / hashlib.sha256(build.encode()).hexdigest()[:16]
     wheels = sorted(cached.glob("llama_cpp_python-*.whl"))
     if not wheels:
-        say(f"compiling llama.cpp once ({cmake_args}): about 5 minutes on 2 cores, an hour with every CPU variant")
+        say(f"compiling llama.cpp once ({cmake_args}): about 5 minutes on 2 cores, 8 or more with every CPU variant")
         with tempfile.TemporaryDirectory(prefix="hushdocs-llama-") as scratch:
             run(python, "-m", "pip", "wheel", "--disable-pip-version-check", "-q", "--no-deps", "--no-cache-dir",
                 "--no-binary", "llama_cpp_python", "-w", scratch, f"llama_cpp_python=={version}",

@@ -149,3 +149,23 @@ def test_packaging_check_refuses_a_native_build_and_accepts_the_installed_one(tm
     if variant_libraries(lib_dir):
         # The variants decide, whatever the variant loaded on this machine reports.
         assert "CPU variants: " in build.check_llama_build(lib_dir, NATIVE_SYSTEM_INFO, "sapphirerapids")
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and Path("/proc/cpuinfo").is_file()),
+                    reason="the dispatch build is chosen on x86-64 Linux")
+def test_set_up_builds_every_variant_where_the_cpu_has_avx512(monkeypatch: pytest.MonkeyPatch) -> None:
+    bootstrap = _load_script(ROOT / "bootstrap.py", "hushdocs_bootstrap")
+    monkeypatch.setattr(bootstrap.platform, "machine", lambda: "x86_64")
+    monkeypatch.delenv("CMAKE_ARGS", raising=False)
+    for wanted, avx512, expected in ((None, True, bootstrap.DISPATCH_CMAKE_ARGS),
+                                     (None, False, bootstrap.PORTABLE_CMAKE_ARGS),
+                                     ("all", False, bootstrap.DISPATCH_CMAKE_ARGS),
+                                     ("none", True, bootstrap.PORTABLE_CMAKE_ARGS)):
+        if wanted is None:
+            monkeypatch.delenv(bootstrap.VARIANTS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(bootstrap.VARIANTS_ENV, wanted)
+        monkeypatch.setattr(bootstrap, "cpu_has_avx512", lambda avx512=avx512: avx512)
+        assert bootstrap.llama_cpp_build()[1] == expected, (wanted, avx512)
+    monkeypatch.setenv("CMAKE_ARGS", "-DGGML_CUDA=on")  # the person's own arguments go first
+    assert bootstrap.llama_cpp_build()[1] == "-DGGML_CUDA=on"
