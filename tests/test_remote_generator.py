@@ -36,6 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SEAL_DRIVER = ROOT / "tests" / "support" / "remote_seal_driver.py"
 SERVER_START_S = 240  # importing FastAPI and loading the model on a busy machine
 SERVER_CONTEXT = 2048
+# llama_cpp.server as `python -m` runs it, after the CPU backend is registered as the app registers it: a dispatch
+# build of llama.cpp (every CPU variant its own library, bootstrap.py's build where the CPU has AVX-512) loads no
+# backend by itself, and the stock server then fails with "no backends are loaded".
+SERVER_MAIN = ("import runpy; from engine.generation.cpu_backend import load_cpu_backend; load_cpu_backend(); "
+               "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
 VAULT = "# Vault\n\nThe code of the vault is 4417. Only the night guard knows it.\n"
 WEATHER = "# Weather\n\nLisbon is mild in winter and the harbour rarely freezes.\n"
 
@@ -52,9 +57,9 @@ def server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model_path),
+        process = subprocess.Popen([sys.executable, "-c", SERVER_MAIN, "--model", str(tiny_model_path),
                                     "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(SERVER_CONTEXT),
-                                    "--n_threads", "2"], stdout=output, stderr=subprocess.STDOUT)
+                                    "--n_threads", "2"], stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         deadline = time.monotonic() + SERVER_START_S
         while "Uvicorn running on" not in log.read_text("utf-8", "replace"):
