@@ -29,8 +29,8 @@ from engine.generation.cpu_backend import (
 
 ROOT = Path(__file__).resolve().parents[1]
 # llama_print_system_info() of a one-library build compiled -march=native on a CPU with AVX-512 (VBMI, VNNI,
-# BF16) and AMX: ggml-cpu.cpp's feature list in its order. This machine cannot record one (its CPU has AVX2
-# at most, and a native build here reports the same line as a portable one).
+# BF16) and AMX: ggml-cpu.cpp's feature list in its order (a fixed line, so that the check is tested on any machine,
+# whatever its CPU builds natively).
 NATIVE_SYSTEM_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
                       "AVX512 = 1 | AVX512_VBMI = 1 | AVX512_VNNI = 1 | AVX512_BF16 = 1 | AMX_INT8 = 1 | "
                       "LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
