@@ -99,8 +99,7 @@ class BinaryIndex:
     def refresh(self, conn: apsw.Connection) -> None:
         # The counters are read first: a write that lands during the reads below bumps them again, so the
         # next refresh catches whatever this one missed.
-        generation = get_meta(conn, "index_generation") or "0"
-        rebuilds = get_meta(conn, "index_rebuilds") or "0"
+        generation, rebuilds = index_counters(conn)
         if generation == self.generation and rebuilds == self.rebuilds:
             return
         trimmed = int(get_meta(conn, "chunk_deletions_trimmed") or 0)
@@ -182,6 +181,12 @@ def _closest(distances: npt.NDArray[np.uint16], n: int, unwanted: int) -> npt.ND
     cutoff = min(int(np.searchsorted(np.cumsum(counts), n)), unwanted - 1)
     at = np.flatnonzero(distances <= cutoff)
     return at[np.argsort(distances[at], kind="stable")]
+
+
+def index_counters(conn: apsw.Connection) -> tuple[str, str]:
+    """(``index_generation``, ``index_rebuilds``): what in-memory copies of the index follow. Every write and
+    delete of chunks bumps the first, a rebuild of the vector table the second (engine/store/index_store.py)."""
+    return get_meta(conn, "index_generation") or "0", get_meta(conn, "index_rebuilds") or "0"
 
 
 def binary_index_for(conn: apsw.Connection) -> BinaryIndex:

@@ -3,9 +3,9 @@ its index changes.
 
 Counting is half of a keyword list's time in a large library (bench.search_speed at 1M chunks): the commonest
 words of a question are the costly ones, each counted up to the budget, and they are also the words a person's
-next questions share. A count is kept until the index changes (the counters the in-memory vectors follow,
-``index_generation`` and ``index_rebuilds``: every write and delete of chunks bumps one), so it is never older
-than the chunks it counts; a conversation saved between questions does not touch them.
+next questions share. A count is kept until the index changes (``index_counters``, which the in-memory vectors
+follow: every write and delete of chunks bumps one of them), so it is never older than the chunks it counts; a
+conversation saved between questions does not touch them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import apsw
 
-from engine.store.db import get_meta
+from engine.retrieval.binary_index import index_counters
 
 MAX_WORDS = 50_000  # counts kept per database (a few MB); past it they are all forgotten and counted again
 
@@ -33,7 +33,7 @@ class WordCounts:
         """Each word's count up to ``limit`` (``count(word, limit)`` for the ones not known)."""
         # The counters are read before the counts: a write that lands in between bumps them again, so whatever
         # is counted under this stamp is at least as new as the stamp says.
-        stamp = (get_meta(conn, "index_generation") or "0", get_meta(conn, "index_rebuilds") or "0")
+        stamp = index_counters(conn)
         with self.lock:
             if stamp != self.stamp or len(self.counts) > MAX_WORDS:
                 self.stamp, self.counts = stamp, {}
