@@ -16,9 +16,10 @@ output's sha256: the ``onnx`` package writes the same bytes for the same graph.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import onnx
+
+from models.graph_edit import run_graph_edit
 
 
 def strip_nan_guards(model: onnx.ModelProto) -> int:
@@ -60,17 +61,8 @@ def strip_nan_guards(model: onnx.ModelProto) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    source, output = Path(argv[0]), Path(argv[1])
-    model = onnx.load(source)
-    if strip_nan_guards(model) == 0:
-        print(f"{source.name}: no NaN guard found (not a torch export of a transformer?)", file=sys.stderr)
-        return 1
-    onnx.checker.check_model(model)
-    onnx.save(model, output)
-    return 0
+    return run_graph_edit(argv, __doc__ or "", strip_nan_guards,
+                          "no NaN guard found (not a torch export of a transformer?)")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Texts are sorted by length and batched so padding stays short; each text is trun
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine import model_files as locate
-from engine.models_catalogue import EMBEDDER, TOKENIZER
+from engine.models_catalogue import EMBEDDER, EMBEDDER_INT8, TOKENIZER
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -54,11 +55,14 @@ class OnnxEmbedder:
         threads: int = 0,
         max_tokens: int = 256,
         batch_size: int = 32,
+        quick_model_path: Path | None = None,
     ) -> None:
+        """``quick_model_path``: the graph for calls of a few texts (a question, the re-rank's candidates), where
+        it is not ``model_path``'s: the fp32 graph beside the integer one, so a question's vector stays exact."""
         import onnxruntime  # noqa: PLC0415 - heavy, loaded on first use
         from tokenizers import Tokenizer  # noqa: PLC0415 - heavy, loaded on first use
 
-        def session(spinning: bool) -> onnxruntime.InferenceSession:
+        def session(spinning: bool, path: Path = model_path) -> onnxruntime.InferenceSession:
             options = onnxruntime.SessionOptions()
             if threads > 0:
                 options.intra_op_num_threads = threads
@@ -67,18 +71,19 @@ class OnnxEmbedder:
             # Batch widths differ on almost every call: a memory plan per shape only piles up (1.8 GiB measured).
             options.enable_mem_pattern = False
             options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-            return onnxruntime.InferenceSession(str(model_path), sess_options=options,
+            return onnxruntime.InferenceSession(str(path), sess_options=options,
                                                 providers=["CPUExecutionProvider"])
 
         # ONNX Runtime's pool threads spin after each run, waiting for the next. Across indexing's many batches
         # that saves their wake-ups (10 % of its throughput), but after a question's one short run the spinning
         # thread takes a core from what follows on a small machine: the vector scan, the keyword list's thread,
         # the chat model's prompt (numpy right after a query's embedding, 2 cores: 52 against 28 ms p50). So calls
-        # of a few texts run on a second session of the same file whose threads sleep at once; same kernels,
-        # same vectors (tests/test_embedder.py).
+        # of a few texts run on a second session whose threads sleep at once: of the same file (same kernels, same
+        # vectors: tests/test_embedder.py), or of the fp32 graph where batches run on the integer one.
         self._session = session(spinning=True)
         self._quick_session: onnxruntime.InferenceSession | None = None
         self._make_session = session
+        self._quick_model_path = quick_model_path or model_path
         self._quick_lock = threading.Lock()
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -105,7 +110,7 @@ class OnnxEmbedder:
             return self._session
         with self._quick_lock:
             if self._quick_session is None:
-                self._quick_session = self._make_session(False)
+                self._quick_session = self._make_session(False, self._quick_model_path)
             return self._quick_session
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -136,6 +141,39 @@ class OnnxEmbedder:
         return result
 
 
+# "0": never the integer graph (EMBEDDER_INT8), "1": wherever it is installed, even without VNNI (benchmarks, tests).
+INT8_ENVIRONMENT = "HUSHDOCS_EMBEDDER_INT8"
+VNNI_FLAGS = {"avx512_vnni": "avx512", "avx_vnni": "avx"}  # /proc/cpuinfo flag -> the register state it needs
+
+
+def cpu_has_vnni(cpuinfo: str | None = None, enabled: frozenset[str] | None = None) -> bool:
+    """The CPU lists VNNI (AVX512-VNNI or AVX-VNNI) and the OS enables the registers it runs in (Linux: /proc/cpuinfo
+    and the kernel's xfeatures). Without it ONNX Runtime's u8 x s8 kernels add pairs of products in 16 bits, which
+    can saturate; with it they are exact. Elsewhere (no /proc/cpuinfo) False: the fp32 graph is loaded."""
+    from engine.generation.cpu_backend import os_enabled_state  # noqa: PLC0415 - ctypes, only when asked
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+        enabled = os_enabled_state()
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")),
+                     []))
+    return any(flag in flags and (enabled is None or state in enabled) for flag, state in VNNI_FLAGS.items())
+
+
+def default_embedder_file() -> Path:
+    """The embedder's graph for this CPU: its integer form where VNNI makes that exact and it is installed
+    (``HUSHDOCS_EMBEDDER_INT8`` overrides), else the fp32 one. Both give the same model's vectors (cosine 0.998)."""
+    wanted = os.environ.get(INT8_ENVIRONMENT, "")
+    if wanted != "0" and (wanted == "1" or cpu_has_vnni()) and locate.is_installed(EMBEDDER_INT8):
+        return locate.find(EMBEDDER_INT8)
+    return locate.find(EMBEDDER)
+
+
 def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
-    """The catalogue's embedder and tokenizer from the model folder (ModelMissingError if absent)."""
-    return OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=threads)
+    """The catalogue's embedder (the graph for this CPU; questions always on the fp32 one) and tokenizer from the
+    model folder (ModelMissingError if absent)."""
+    return OnnxEmbedder(default_embedder_file(), locate.find(TOKENIZER), threads=threads,
+                        quick_model_path=locate.find(EMBEDDER))
