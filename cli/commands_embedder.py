@@ -7,7 +7,14 @@ import sys
 import time
 
 from cli.output import human_seconds, is_terminal, print_json, progress_bar, table
-from engine.api import EmbeddingModel, Engine, embedding_model, offered_embedding_models
+from engine.api import (
+    MINILM_NAME,
+    EmbeddingModel,
+    Engine,
+    default_embedder_kernels,
+    embedding_model,
+    offered_embedding_models,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +46,8 @@ def _show(engine: Engine, *, as_json: bool) -> int:
                          "expected_s": round(seconds, 1)} for model, chunks, seconds in costs]})
         return 0
     print(f"search model: {embedding_model(state.current).label} ({state.current}), {state.total} passages")
+    if state.current == MINILM_NAME:
+        print(f"runs on: {default_embedder_kernels()}")
     if state.target:
         target = embedding_model(state.target)
         print(f"a switch to {target.label} stopped at {state.done} of {state.total} passages: "

@@ -32,7 +32,7 @@ from engine.embedding.choice import (
     load_embedder,
     offered_embedding_models,
 )
-from engine.embedding.embedder import Embedder
+from engine.embedding.embedder import Embedder, default_embedder_kernels
 from engine.errors import HushdocsError, ModelMissingError
 from engine.filenames import printable
 from engine.formats import FORMATS, Format, file_patterns, format_names, is_paged, is_supported
@@ -105,6 +105,7 @@ __all__ = [
     "INDEXED",
     "INDEXED_OCR",
     "MAX_ZOOM",
+    "MINILM_NAME",
     "MIN_ZOOM",
     "NEEDS_OCR",
     "NEEDS_PASSWORD",
@@ -152,6 +153,7 @@ __all__ = [
     "catalogue_model_for",
     "chat_models",
     "check_library",
+    "default_embedder_kernels",
     "embedding_model",
     "expected_answer_seconds",
     "file_patterns",

@@ -17,10 +17,10 @@ import numpy as np
 
 from engine import model_files as locate
 from engine.embedding.choice import MULTILINGUAL_MODEL
-from engine.embedding.embedder import OnnxEmbedder, default_embedder_file
+from engine.embedding.embedder import OnnxEmbedder, default_embedder_file, default_embedder_kernels
 from engine.generation.llm import GeneratorOptions, LlamaGenerator
 from engine.generation.models import resolve_chat_model
-from engine.models_catalogue import EMBEDDER_INT8, TOKENIZER
+from engine.models_catalogue import TOKENIZER
 from engine.settings import Settings
 from engine.store.db import connect
 
@@ -51,11 +51,9 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
     workdir = Path(tempfile.mkdtemp(prefix="hushdocs-selftest-"))
 
     def load_embedder() -> str:
-        path = default_embedder_file()
-        embedder = OnnxEmbedder(path, locate.find(TOKENIZER), threads=settings.threads)
+        embedder = OnnxEmbedder(default_embedder_file(), locate.find(TOKENIZER), threads=settings.threads)
         state["embedder"] = embedder
-        graph = "integer products (VNNI)" if path.name == EMBEDDER_INT8.file_name else "fp32 products"
-        return f"{embedder.name}, {embedder.dim} dimensions, {graph}"
+        return f"{embedder.name}, {embedder.dim} dimensions, {default_embedder_kernels()}"
 
     def embed() -> str:
         embedder = state["embedder"]

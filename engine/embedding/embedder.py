@@ -172,6 +172,13 @@ def default_embedder_file() -> Path:
     return locate.find(EMBEDDER)
 
 
+def default_embedder_kernels() -> str:
+    """What the default embedder's products run on here, for people: the integer graph's or the fp32 one's."""
+    if default_embedder_file().name == EMBEDDER_INT8.file_name:
+        return "8-bit integer products (this CPU has VNNI; questions on the fp32 graph)"
+    return "fp32 products"
+
+
 def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
     """The catalogue's embedder (the graph for this CPU; questions always on the fp32 one) and tokenizer from the
     model folder (ModelMissingError if absent)."""
