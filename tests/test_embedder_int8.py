@@ -95,6 +95,7 @@ def test_a_question_is_embedded_on_the_fp32_graph_beside_the_integer_one(monkeyp
     vector of "" has a cosine of 0.996 to the fp32 one)."""
     monkeypatch.setenv(embedding.INT8_ENVIRONMENT, "1")
     app = embedding.load_default_embedder(threads=2)
+    assert app.batch_size == embedding.INT8_BATCH_SIZE
     fp32 = OnnxEmbedder(locate.find(EMBEDDER), locate.find(TOKENIZER), threads=2)
     question = ["What does IDL stand for?"]
     assert np.array_equal(app.embed(question), fp32.embed(question))
