@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", help="chat model (catalogue name or .gguf path)")
     parser.add_argument("--passage-tokens", type=int, help="focus passages to this many tokens (0: whole)")
+    parser.add_argument("--gpu-layers", type=int, default=-1,
+                        help="layers offloaded to a GPU, as the setting (-1, the app's default: all, where llama.cpp "
+                             "was built for a GPU; 0: the CPU only)")
     parser.add_argument("--flash-attn", choices=("on", "off"), default="on",
                         help="llama.cpp's flash attention, on in the app (off: to measure what it gains)")
     args = parser.parse_args(argv)
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.generation.prompt import answer_messages
     from engine.settings import Settings
 
-    settings = Settings(temperature=0.0, threads=args.threads)
+    settings = Settings(temperature=0.0, threads=args.threads, gpu_layers=args.gpu_layers)
     if args.model:
         settings.chat_model = args.model
     if args.passage_tokens is not None:
@@ -110,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     def median(index: int) -> float:
         return statistics.median(r[index] for r in rows if r[index] == r[index])
 
-    print(f"\n{len(rows)} questions, {args.threads} threads, model {generator.name}, flash attention {args.flash_attn}")
+    print(f"\n{len(rows)} questions, {args.threads} threads, model {generator.name}, "
+          f"flash attention {args.flash_attn}, GPU layers {args.gpu_layers}")
     print(f"prompt tokens p50:                 {median(0):.0f}")
     print(f"ask: first token p50 / p95:        {median(1):.0f} / "
           f"{sorted(r[1] for r in rows)[int(0.95 * (len(rows) - 1))]:.0f} ms (goal 1500), retrieval p50 "
