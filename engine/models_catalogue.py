@@ -70,6 +70,11 @@ def nan_guards_stripped(source: CatalogueModel) -> Derivation:
     return Derivation(source, "models.strip_nan_guards", (), "removal of the NaN guards", "onnx")
 
 
+def per_token_int8(source: CatalogueModel) -> Derivation:
+    """``source`` with its weight products made integer on per-token quantized input (models/per_token_int8.py)."""
+    return Derivation(source, "models.per_token_int8", (), "per-token int8 quantization", "onnx")
+
+
 # all-MiniLM-L6-v2 as published: torch's export with its weights stored as int8 (ONNX Runtime folds them back to
 # fp32 when it loads the file). The app runs the same graph without its NaN guards (EMBEDDER, below).
 EMBEDDER_EXPORT = CatalogueModel(
@@ -99,10 +104,6 @@ EMBEDDER = CatalogueModel(
     made_from=nan_guards_stripped(EMBEDDER_EXPORT),
     note="made at set-up from the published export by the onnx package (its NaN guards taken out)",
 )
-
-def per_token_int8(source: CatalogueModel) -> Derivation:
-    """``source`` with its weight products made integer on per-token quantized input (models/per_token_int8.py)."""
-    return Derivation(source, "models.per_token_int8", (), "per-token int8 quantization", "onnx")
 
 
 # The same model with its matrix products in 8-bit integers, each token's activations quantized on their own: 1.9x

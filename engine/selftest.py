@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import model_files as locate
 from engine.embedding.choice import MULTILINGUAL_MODEL
-from engine.embedding.embedder import OnnxEmbedder, default_embedder_file, default_embedder_kernels
+from engine.embedding.embedder import OnnxEmbedder, default_embedder_kernels, load_default_embedder
 from engine.generation.llm import GeneratorOptions, LlamaGenerator
 from engine.generation.models import resolve_chat_model
-from engine.models_catalogue import TOKENIZER
 from engine.settings import Settings
 from engine.store.db import connect
 
@@ -51,9 +49,9 @@ def run_self_test(settings: Settings, chat_model: Path | None = None) -> Iterato
     workdir = Path(tempfile.mkdtemp(prefix="hushdocs-selftest-"))
 
     def load_embedder() -> str:
-        embedder = OnnxEmbedder(default_embedder_file(), locate.find(TOKENIZER), threads=settings.threads)
+        embedder = load_default_embedder(threads=settings.threads)  # the graph and batches the app runs here
         state["embedder"] = embedder
-        return f"{embedder.name}, {embedder.dim} dimensions, {default_embedder_kernels()}"
+        return f"{embedder.name}, {embedder.dim} dimensions, {default_embedder_kernels(embedder.model_path)}"
 
     def embed() -> str:
         embedder = state["embedder"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import onnx
@@ -86,15 +87,10 @@ def correction_rows(weights: np.ndarray, count: int) -> np.ndarray:
     return rows.astype(np.int8)
 
 
-class GraphBuilder:
-    """New nodes and constants, named after the tensor they serve."""
-
-    def __init__(self, graph: onnx.GraphProto) -> None:
-        self.graph = graph
-
-    def constant(self, name: str, value: np.ndarray) -> str:
-        self.graph.initializer.append(numpy_helper.from_array(value, name=name))
-        return name
+def add_constant(graph: onnx.GraphProto, name: str, value: np.ndarray) -> str:
+    """``value`` as an initializer of ``graph`` named ``name``; the name."""
+    graph.initializer.append(numpy_helper.from_array(value, name=name))
+    return name
 
 
 @dataclass(frozen=True)
@@ -108,10 +104,10 @@ class QuantizedRows:
     extra_columns: int
 
 
-def quantize_rows(builder: GraphBuilder, x: str, extra_columns: int) -> tuple[list[onnx.NodeProto], QuantizedRows]:
+def quantize_rows(graph: onnx.GraphProto, x: str, extra_columns: int) -> tuple[list[onnx.NodeProto], QuantizedRows]:
     """Nodes quantizing ``x`` (B, S, K) row by row to uint8, and what they make."""
     p = f"{x}/int8/"
-    c = builder.constant
+    c = partial(add_constant, graph)
     nodes = [
         helper.make_node("Shape", [x], [p + "shape"]),
         helper.make_node("Slice", [p + "shape", c(p + "0", np.array([0], np.int64)),
@@ -140,12 +136,12 @@ def quantize_rows(builder: GraphBuilder, x: str, extra_columns: int) -> tuple[li
     return nodes, QuantizedRows(p + "input", p + "row_scales", p + "leading", extra_columns)
 
 
-def integer_product(builder: GraphBuilder, product: WeightProduct, rows: QuantizedRows) -> list[onnx.NodeProto]:
+def integer_product(graph: onnx.GraphProto, product: WeightProduct, rows: QuantizedRows) -> list[onnx.NodeProto]:
     """The nodes replacing ``product``: its integer product and the reshape back to (B, S, N)."""
     node = product.node
     p = f"{node.output[0]}/int8/"
     weights = np.vstack([product.weights, correction_rows(product.weights, rows.extra_columns)])
-    c = builder.constant
+    c = partial(add_constant, graph)
     return [
         helper.make_node("MatMulIntegerToFloat",
                          [rows.codes, c(p + "weights", weights), rows.row_scales, c(p + "scales", product.scales),
@@ -164,7 +160,6 @@ def quantize_products(model: onnx.ModelProto) -> int:
     by_input: dict[str, list[WeightProduct]] = {}
     for product in products:
         by_input.setdefault(product.node.input[0], []).append(product)
-    builder = GraphBuilder(graph)
     replacing = {id(product.node): product for product in products}
     prepared: dict[str, QuantizedRows] = {}
     rebuilt: list[onnx.NodeProto] = []
@@ -176,9 +171,9 @@ def quantize_products(model: onnx.ModelProto) -> int:
         x = node.input[0]
         if x not in prepared:  # quantized once for all its products (the query, key and value projections)
             largest_sum = max(int(np.abs(p.weights.astype(np.int64).sum(axis=0)).max()) for p in by_input[x])
-            nodes, prepared[x] = quantize_rows(builder, x, max(1, math.ceil(largest_sum / INT8_MAX)))
+            nodes, prepared[x] = quantize_rows(graph, x, max(1, math.ceil(largest_sum / INT8_MAX)))
             rebuilt.extend(nodes)
-        rebuilt.extend(integer_product(builder, found, prepared[x]))
+        rebuilt.extend(integer_product(graph, found, prepared[x]))
     del graph.node[:]
     graph.node.extend(rebuilt)
     return len(products)

